@@ -1,0 +1,134 @@
+"""What one invoke is: the raw invocation from ``/next`` and the handler's context.
+
+``Context`` has the attributes of the managed Python runtime's context object
+(awslambdaric's ``LambdaContext``), so handlers written for it run unchanged. The
+runtime's hot path avoids attrs here: these are plain ``__slots__`` classes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+from .errors import CONTEXT_UNMARSHAL_ERROR, InvokeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
+
+
+class Invocation:
+    """One event as ``GET /runtime/invocation/next`` delivered it."""
+
+    __slots__ = ("request_id", "deadline_ms", "invoked_function_arn", "trace_id",
+                 "client_context", "cognito_identity", "tenant_id", "body")
+
+    def __init__(self, headers: Dict[str, str], body: bytes) -> None:
+        get = headers.get
+        self.request_id = get("lambda-runtime-aws-request-id", "")
+        deadline = get("lambda-runtime-deadline-ms", "")
+        self.deadline_ms = int(deadline) if deadline.isdigit() else 0
+        self.invoked_function_arn = get("lambda-runtime-invoked-function-arn")
+        self.trace_id = get("lambda-runtime-trace-id")
+        self.client_context = get("lambda-runtime-client-context")
+        self.cognito_identity = get("lambda-runtime-cognito-identity")
+        self.tenant_id = get("lambda-runtime-aws-tenant-id")
+        self.body = body
+
+
+class FunctionInfo:
+    """The function's own settings, read once from the environment at init."""
+
+    __slots__ = ("function_name", "function_version", "memory_limit_in_mb",
+                 "log_group_name", "log_stream_name")
+
+    def __init__(self, environ: Optional[Dict[str, str]] = None) -> None:
+        env = os.environ if environ is None else environ
+        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+        # A string, as in the managed runtime (it reads the variable as is).
+        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+
+
+class CognitoIdentity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self, data: Optional[Dict[str, Any]] = None) -> None:
+        data = data or {}
+        self.cognito_identity_id = data.get("cognitoIdentityId")
+        self.cognito_identity_pool_id = data.get("cognitoIdentityPoolId")
+
+    def __repr__(self) -> str:
+        return "CognitoIdentity(cognito_identity_id=%r, cognito_identity_pool_id=%r)" % (
+            self.cognito_identity_id, self.cognito_identity_pool_id)
+
+
+class Client:
+    __slots__ = ("installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name")
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        for name in self.__slots__:
+            setattr(self, name, data.get(name))
+
+    def __repr__(self) -> str:
+        return "Client(%s)" % ", ".join("%s=%r" % (n, getattr(self, n)) for n in self.__slots__)
+
+
+class ClientContext:
+    __slots__ = ("client", "custom", "env")
+
+    def __init__(self, data: Dict[str, Any]) -> None:
+        client = data.get("client")
+        self.client = Client(client) if isinstance(client, dict) else None
+        self.custom = data.get("custom")
+        self.env = data.get("env")
+
+    def __repr__(self) -> str:
+        return "ClientContext(client=%r, custom=%r, env=%r)" % (self.client, self.custom, self.env)
+
+
+def _parse_json_header(value: Optional[str], what: str) -> Optional[Dict[str, Any]]:
+    if not value:
+        return None
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise InvokeError(CONTEXT_UNMARSHAL_ERROR, "Unable to parse %s JSON: %s" % (what, exc)) from None
+    if parsed is not None and not isinstance(parsed, dict):
+        raise InvokeError(CONTEXT_UNMARSHAL_ERROR,
+                          "Unable to parse %s JSON: expected an object, got %s" % (what, type(parsed).__name__))
+    return parsed
+
+
+class Context:
+    """The second argument of every handler: this invoke and this function."""
+
+    __slots__ = ("aws_request_id", "invoked_function_arn", "trace_id", "tenant_id",
+                 "client_context", "identity", "function_name", "function_version",
+                 "memory_limit_in_mb", "log_group_name", "log_stream_name", "deadline_ms")
+
+    def __init__(self, invocation: Invocation, function: FunctionInfo) -> None:
+        self.aws_request_id = invocation.request_id
+        self.invoked_function_arn = invocation.invoked_function_arn
+        self.trace_id = invocation.trace_id
+        self.tenant_id = invocation.tenant_id
+        self.deadline_ms = invocation.deadline_ms
+        client_context = _parse_json_header(invocation.client_context, "Client Context")
+        self.client_context = ClientContext(client_context) if client_context is not None else None
+        self.identity = CognitoIdentity(_parse_json_header(invocation.cognito_identity, "Cognito Identity"))
+        self.function_name = function.function_name
+        self.function_version = function.function_version
+        self.memory_limit_in_mb = function.memory_limit_in_mb
+        self.log_group_name = function.log_group_name
+        self.log_stream_name = function.log_stream_name
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Milliseconds left before Lambda's deadline for this invoke (never negative)."""
+        remaining = self.deadline_ms - int(time.time() * 1000)
+        return remaining if remaining > 0 else 0
+
+    def __repr__(self) -> str:
+        return "Context(%s)" % ", ".join("%s=%r" % (n, getattr(self, n)) for n in self.__slots__)

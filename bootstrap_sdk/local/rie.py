@@ -1,0 +1,224 @@
+"""Run a runtime under the real Runtime Interface Emulator and invoke it.
+
+Used by the tests, the benchmarks and the main job alike: start ``aws-lambda-rie`` on
+free loopback ports with a bootstrap, wait until it listens, invoke it over one
+keep-alive connection, and stop it without leaving a process behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Dict, List, Mapping, Optional, Sequence
+
+RIE_VERSION = "v0.0.0-20261030222936-bef5c4ba774d"
+RIE_MODULE = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
+INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class RieNotFound(RuntimeError):
+    pass
+
+
+def find_rie() -> str:
+    """``$BOOTSTRAP_SDK_RIE``, the project's ``.tools/bin``, or ``aws-lambda-rie`` on PATH."""
+    candidates = [os.environ.get("BOOTSTRAP_SDK_RIE", ""), str(REPO_ROOT / ".tools" / "bin" / "aws-lambda-rie")]
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("aws-lambda-rie")
+    if found:
+        return found
+    raise RieNotFound(
+        "aws-lambda-rie not found (looked at $BOOTSTRAP_SDK_RIE, %s and PATH); install it with "
+        "scripts/install-rie.sh" % candidates[1])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def template_path(name: str) -> Path:
+    return REPO_ROOT / "templates" / name
+
+
+def write_bootstrap(path: Path, python: str = sys.executable, sys_path: Sequence[str] = (str(REPO_ROOT),)) -> Path:
+    """Write an executable bootstrap that runs ``python -m bootstrap_sdk`` the layer's way."""
+    text = template_path("bootstrap.in").read_text()
+    text = text.replace("{python}", python).replace("{sys_path}", repr(list(sys_path)))
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+class InvokeResult:
+    __slots__ = ("status", "headers", "body", "seconds")
+
+    def __init__(self, status: int, headers: Dict[str, str], body: bytes, seconds: float) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.seconds = seconds
+
+    def json(self) -> object:
+        import json
+
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        return "InvokeResult(status=%d, body=%r)" % (self.status, self.body[:200])
+
+
+def _descendants(pid: int) -> List[int]:
+    """Every process below ``pid`` (from /proc), deepest last."""
+    children: Dict[int, List[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry, "rb") as handle:
+                stat = handle.read().decode("latin-1")
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    found: List[int] = []
+    queue = [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+class Rie:
+    """One ``aws-lambda-rie`` process running ``bootstrap`` (argv list) on loopback."""
+
+    def __init__(
+        self,
+        bootstrap: Sequence[str],
+        env: Optional[Mapping[str, str]] = None,
+        cwd: Optional[str] = None,
+        log: Optional[IO[bytes]] = None,
+        rie: Optional[str] = None,
+        wrapper: Sequence[str] = (),
+    ) -> None:
+        self.bootstrap = list(bootstrap)
+        self.env = dict(env or {})
+        self.cwd = cwd
+        self.log = log
+        self.rie = rie or find_rie()
+        self.wrapper = list(wrapper)
+        self.api_port = 0
+        self.invoke_port = 0
+        self.process: Optional[subprocess.Popen[bytes]] = None
+        self._conn: Optional[http.client.HTTPConnection] = None
+
+    # -- life cycle --------------------------------------------------------------------
+    def start(self, ready_timeout: float = 15.0) -> "Rie":
+        self.api_port, self.invoke_port = free_port(), free_port()
+        argv = self.wrapper + [
+            self.rie,
+            "--runtime-api-address", "127.0.0.1:%d" % self.api_port,
+            "--runtime-interface-emulator-address", "127.0.0.1:%d" % self.invoke_port,
+            "--log-level", "info",
+        ] + self.bootstrap
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_LAMBDA_FUNCTION_TIMEOUT": "300"}
+        env.update(self.env)
+        self.process = subprocess.Popen(
+            argv, env=env, cwd=self.cwd, stdin=subprocess.DEVNULL,
+            stdout=self.log if self.log is not None else subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("aws-lambda-rie exited with %s before listening" % self.process.returncode)
+            try:
+                socket.create_connection(("127.0.0.1", self.invoke_port), timeout=0.2).close()
+                return self
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("aws-lambda-rie did not listen on 127.0.0.1:%d within %.0f s"
+                           % (self.invoke_port, ready_timeout))
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> Optional[int]:
+        """Stop the RIE (it shuts the runtime down), then make sure nothing is left."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self.process is None:
+            return None
+        leftovers = _descendants(self.process.pid)
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for pid in leftovers + _descendants(self.process.pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        return self.process.returncode
+
+    def __enter__(self) -> "Rie":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def runtime_pids(self) -> List[int]:
+        return _descendants(self.process.pid) if self.process else []
+
+    # -- invoking ----------------------------------------------------------------------
+    def invoke(
+        self,
+        payload: bytes = b"{}",
+        client_context: Optional[str] = None,
+        trace_id: Optional[str] = None,
+        tenant_id: Optional[str] = None,
+        timeout: float = 330.0,
+        fresh_connection: bool = False,
+    ) -> InvokeResult:
+        """POST one event; ``client_context`` is JSON text (sent base64, as Lambda does)."""
+        headers = {"Content-Type": "application/json"}
+        if client_context is not None:
+            headers["X-Amz-Client-Context"] = base64.b64encode(client_context.encode()).decode()
+        if trace_id is not None:
+            headers["X-Amzn-Trace-Id"] = trace_id
+        if tenant_id is not None:
+            headers["X-Amz-Tenant-Id"] = tenant_id
+        if fresh_connection or self._conn is None:
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = http.client.HTTPConnection("127.0.0.1", self.invoke_port, timeout=timeout)
+        started = time.perf_counter()
+        try:
+            self._conn.request("POST", INVOKE_PATH, body=payload, headers=headers)
+            response = self._conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException):
+            self._conn.close()
+            self._conn = None
+            raise
+        seconds = time.perf_counter() - started
+        return InvokeResult(response.status, {k.lower(): v for k, v in response.getheaders()}, body, seconds)

@@ -1,0 +1,101 @@
+"""Events in, responses out: the handler contract's data conversions.
+
+- The event is decoded from JSON unless the handler asks for raw bytes.
+- ``bytes`` (and ``bytearray``/``memoryview``) are posted as they are; every other
+  value, ``str`` included, is JSON-encoded as the managed Python runtime does, so
+  ``return "ok"`` answers ``"ok"`` with its quotes. ``Decimal`` is encoded exactly.
+- An iterator or generator is a streamed response (see ``streaming``).
+"""
+
+from __future__ import annotations
+
+import json
+
+from .errors import MARSHAL_ERROR, UNMARSHAL_ERROR, InvokeError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Tuple
+
+    Handler = Callable[[Any, Any], Any]
+
+JSON_CONTENT_TYPE = "application/json"
+BINARY_CONTENT_TYPE = "application/octet-stream"
+_RAW_EVENT_ATTRIBUTE = "__bootstrap_sdk_raw_event__"
+
+
+def raw_event(handler: Handler) -> Handler:
+    """Mark a handler to receive the event as ``bytes``, undecoded.
+
+    >>> @raw_event
+    ... def handler(event: bytes, context): ...
+    """
+    setattr(handler, _RAW_EVENT_ATTRIBUTE, True)
+    return handler
+
+
+def wants_raw_event(handler: Handler) -> bool:
+    return bool(getattr(handler, _RAW_EVENT_ATTRIBUTE, False))
+
+
+def decode_event(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise InvokeError(UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % (exc,)) from None
+
+
+class _NeedsExactEncoding(Exception):
+    """Raised from the fast encoder when it meets a Decimal."""
+
+
+def _fast_default(value: Any) -> Any:
+    if type(value).__name__ == "Decimal":
+        raise _NeedsExactEncoding
+    raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
+
+
+_fast_encoder = json.JSONEncoder(allow_nan=True, default=_fast_default)
+
+
+def encode_result(result: Any) -> Tuple[bytes, str]:
+    """The response body and its content type for a handler's return value."""
+    if isinstance(result, bytes):
+        return result, BINARY_CONTENT_TYPE
+    if isinstance(result, (bytearray, memoryview)):
+        return bytes(result), BINARY_CONTENT_TYPE
+    try:
+        try:
+            text = _fast_encoder.encode(result)
+        except _NeedsExactEncoding:
+            text = _exact_encode(result)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvokeError(MARSHAL_ERROR, "Unable to marshal response: %s" % (exc,)) from None
+    return text.encode("utf-8", "surrogatepass"), JSON_CONTENT_TYPE
+
+
+def _exact_encode(value: Any) -> str:
+    """JSON with Decimals written digit for digit (the slow path, only when needed)."""
+    kind = type(value).__name__
+    if kind == "Decimal":
+        if value.is_nan():
+            return "NaN"
+        if value.is_infinite():
+            return "-Infinity" if value < 0 else "Infinity"
+        return str(value)
+    if isinstance(value, dict):
+        items = []
+        for key, item in value.items():
+            if isinstance(key, str):
+                name = key
+            elif key is None or isinstance(key, (bool, int, float)):
+                name = json.dumps(key).strip('"')
+            elif type(key).__name__ == "Decimal":
+                name = str(key)
+            else:
+                raise TypeError("keys must be str, int, float, bool or None, not %s" % type(key).__name__)
+            items.append(json.dumps(name) + ": " + _exact_encode(item))
+        return "{" + ", ".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_exact_encode(item) for item in value) + "]"
+    return _fast_encoder.encode(value)

@@ -1,0 +1,139 @@
+"""The Runtime API (2018-06-01) client: next, response, error, init error.
+
+Status codes (FACTS.md): 2xx is success; 400 and 403 (unknown or already answered
+request, wrong state) and 413 (response too large: Lambda has already failed the
+invoke) and 410 (late answer under multi-concurrency) are logged by the loop, which goes
+back to ``/next`` without retrying; 500 and any other answer means the environment is
+broken and the runtime must exit. A lost connection is re-opened and the call retried
+with backoff, a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from .context import Invocation
+from .http_connection import ConnectionLost, HttpConnection
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Iterator, List, Optional, Tuple
+
+    from .http_connection import Response
+
+API_VERSION = "2018-06-01"
+USER_AGENT = "bootstrap-sdk/0.1"
+ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
+ERROR_BODY_TRAILER = "Lambda-Runtime-Function-Error-Body"
+XRAY_CAUSE_HEADER = "Lambda-Runtime-Function-XRay-Error-Cause"
+
+# Statuses after which the loop logs and serves the next invoke.
+RECOVERABLE = frozenset((400, 403, 410, 413))
+
+
+class RuntimeApiError(Exception):
+    """The Runtime API answered in a way that leaves the runtime nothing to do but exit."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Backoff:
+    """Delays for reconnecting: 10 ms doubling up to 1 s, ``attempts`` tries in all."""
+
+    def __init__(self, attempts: int) -> None:
+        self.attempts = max(1, attempts)
+
+    def delays(self) -> List[float]:
+        return [min(0.01 * 2 ** i, 1.0) for i in range(self.attempts - 1)]
+
+
+def default_backoff() -> Backoff:
+    """``BOOTSTRAP_SDK_CONNECT_ATTEMPTS`` tries (default 10: about 3 s in all)."""
+    value = os.environ.get("BOOTSTRAP_SDK_CONNECT_ATTEMPTS", "")
+    return Backoff(int(value) if value.isdigit() else 10)
+
+
+class RuntimeApiClient:
+    """Talks to ``http://$AWS_LAMBDA_RUNTIME_API/2018-06-01`` over one keep-alive connection."""
+
+    def __init__(self, address: str, backoff: Optional[Backoff] = None) -> None:
+        self.address = address
+        self.connection = HttpConnection(address)
+        self.backoff = backoff or default_backoff()
+        self._base = "/" + API_VERSION + "/runtime"
+        self._agent = ("User-Agent", USER_AGENT)
+
+    def _call(self, send: Callable[[], Response], what: str) -> Response:
+        """Run ``send`` (one request), re-opening a lost connection with backoff."""
+        delays = self.backoff.delays()
+        for attempt in range(len(delays) + 1):
+            try:
+                return send()
+            except ConnectionLost as exc:
+                self.connection.close()
+                if attempt == len(delays):
+                    raise RuntimeApiError(
+                        "Runtime API at %s unreachable for %s after %d attempts over %.1f s: %s"
+                        % (self.address, what, attempt + 1, sum(delays), exc)
+                    ) from None
+                time.sleep(delays[attempt])
+        raise AssertionError("unreachable")
+
+    def next_invocation(self) -> Invocation:
+        """Long-poll for the next event; no timeout (the process is frozen in between)."""
+        path = self._base + "/invocation/next"
+        response = self._call(lambda: self.connection.request("GET", path, (self._agent,)), "GET /next")
+        if response.status != 200:
+            raise RuntimeApiError(
+                "GET %s answered %d: %s" % (path, response.status, _excerpt(response.body)), response.status)
+        return Invocation(response.headers, response.body)
+
+    def post_response(self, request_id: str, body: bytes, content_type: str) -> int:
+        path = "%s/invocation/%s/response" % (self._base, request_id)
+        headers = (self._agent, ("Content-Type", content_type))
+        return self._check(self._call(lambda: self.connection.request("POST", path, headers, body), "a response"), path)
+
+    def post_stream(self, request_id: str, chunks: Iterator[bytes], content_type: str,
+                    trailers: Callable[[], List[Tuple[str, str]]]) -> int:
+        """Stream a response; ``trailers()`` is read after the last chunk (errors go there)."""
+        path = "%s/invocation/%s/response" % (self._base, request_id)
+        headers = (
+            self._agent,
+            ("Content-Type", content_type),
+            ("Lambda-Runtime-Function-Response-Mode", "streaming"),
+            ("Trailer", ERROR_TYPE_HEADER + ", " + ERROR_BODY_TRAILER),
+        )
+        # A stream cannot be replayed: no retry once bytes may have left.
+        try:
+            response = self.connection.request_chunked("POST", path, headers, chunks, trailers)
+        except ConnectionLost as exc:
+            self.connection.close()
+            raise RuntimeApiError("Runtime API at %s lost while streaming: %s" % (self.address, exc)) from None
+        return self._check(response, path)
+
+    def post_error(self, request_id: str, body: bytes, error_type: str, xray_cause: Optional[str]) -> int:
+        path = "%s/invocation/%s/error" % (self._base, request_id)
+        return self._post_error(path, body, error_type, xray_cause)
+
+    def post_init_error(self, body: bytes, error_type: str) -> int:
+        return self._post_error(self._base + "/init/error", body, error_type, None)
+
+    def _post_error(self, path: str, body: bytes, error_type: str, xray_cause: Optional[str]) -> int:
+        headers = [self._agent, ("Content-Type", "application/json"), (ERROR_TYPE_HEADER, error_type)]
+        if xray_cause is not None:
+            headers.append((XRAY_CAUSE_HEADER, xray_cause))
+        return self._check(self._call(lambda: self.connection.request("POST", path, headers, body), "an error"), path)
+
+    @staticmethod
+    def _check(response: Response, path: str) -> int:
+        if 200 <= response.status < 300 or response.status in RECOVERABLE:
+            return response.status
+        raise RuntimeApiError(
+            "POST %s answered %d: %s" % (path, response.status, _excerpt(response.body)), response.status)
+
+
+def _excerpt(body: bytes) -> str:
+    return body[:300].decode("utf-8", "replace").strip() or "(empty body)"

@@ -1,0 +1,77 @@
+"""Shutdown: SIGTERM runs the ``on_shutdown`` hooks within the budget, then exits 0.
+
+Lambda gives a runtime with an internal extension 500 ms between SIGTERM and SIGKILL
+(300 ms when external extensions share the 2,000 ms budget). Hooks run in the order
+they were registered; once the budget (``BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS``, default
+450 ms) is spent the remaining hooks are skipped and logged, because SIGKILL is next.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from . import logs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, List
+
+_hooks: List[Callable[[], Any]] = []
+_installed = False
+
+
+def on_shutdown(hook: Callable[[], Any]) -> Callable[[], Any]:
+    """Run ``hook()`` when Lambda shuts the environment down; usable as a decorator.
+
+    Registering a hook before the runtime starts makes it register the internal
+    extension that gets SIGTERM delivered (see the README).
+    """
+    _hooks.append(hook)
+    return hook
+
+
+def hooks() -> List[Callable[[], Any]]:
+    return list(_hooks)
+
+
+def budget_seconds() -> float:
+    value = os.environ.get("BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS", "")
+    return (int(value) if value.isdigit() else 450) / 1000.0
+
+
+def run_hooks(budget: float) -> None:
+    deadline = time.monotonic() + budget
+    for index, hook in enumerate(_hooks):
+        if time.monotonic() >= deadline:
+            logs.warning("shutdown budget spent: %d hook(s) skipped" % (len(_hooks) - index))
+            return
+        try:
+            hook()
+        except Exception as exc:
+            logs.error("shutdown hook %s failed: %s: %s"
+                       % (getattr(hook, "__qualname__", hook), type(exc).__name__, exc))
+
+
+def _exit_after_hooks(signum: int, frame: Any) -> None:
+    logs.set_request_id(None)
+    logs.info("SIGTERM received: running %d shutdown hook(s)" % len(_hooks))
+    run_hooks(budget_seconds())
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    # os._exit, not sys.exit: a SystemExit raised in the middle of a handler would be
+    # reported as that handler's error instead of ending the process.
+    os._exit(0)
+
+
+def install_sigterm_handler(handler: Callable[[int, Any], None] = _exit_after_hooks) -> None:
+    """Make SIGTERM run ``handler`` (the hooks, by default) in the main thread."""
+    global _installed
+    import signal
+
+    signal.signal(signal.SIGTERM, handler)
+    _installed = True
