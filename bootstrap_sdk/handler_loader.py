@@ -70,6 +70,6 @@ def load_handler(handler: str, task_root: Optional[str] = None) -> Callable[...,
                         "Handler '%s' missing on module '%s'" % (function_name, module_name)) from None
     if not callable(target):
         raise InitError(HANDLER_NOT_CALLABLE,
-                        "Handler '%s' on module '%s' is a %s, not a function"
+                        "Handler '%s' on module '%s' is not callable (it is of type %s)"
                         % (function_name, module_name, type(target).__name__))
     return target

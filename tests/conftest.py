@@ -1,0 +1,133 @@
+"""Fixtures: the real RIE running this runtime (or awslambdaric) on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from bootstrap_sdk.local.rie import Rie, find_rie, write_bootstrap
+
+FUNCTIONS = Path(__file__).parent / "functions"
+
+# A shared, noisy 2-core machine: a fixed example budget, no per-example deadline.
+settings.register_profile(
+    "rie", max_examples=30, deadline=None, derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
+                           HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+settings.load_profile("rie")
+
+
+@pytest.fixture(scope="session")
+def rie_binary() -> str:
+    """The RIE is required: a missing one fails loudly instead of skipping."""
+    return find_rie()
+
+
+@pytest.fixture(scope="session")
+def bootstrap_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This runtime's bootstrap, written as a layer writes it (python -IS, no site-packages)."""
+    directory = tmp_path_factory.mktemp("bootstrap")
+    directory.chmod(0o755)
+    return write_bootstrap(directory / "bootstrap", python=sys.executable)
+
+
+class RuntimeUnderTest:
+    """A started RIE plus its log, for assertions on what the runtime printed."""
+
+    def __init__(self, rie: Rie, log_path: Path) -> None:
+        self.rie = rie
+        self.log_path = log_path
+        self.invoke = rie.invoke
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, **kwargs: object) -> Optional[int]:
+        return self.rie.stop(**kwargs)  # type: ignore[arg-type]
+
+
+def base_env(handler: str, task_root: Path = FUNCTIONS, **extra: str) -> Dict[str, str]:
+    env = {
+        "_HANDLER": handler,
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "AWS_LAMBDA_FUNCTION_NAME": "under-test",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/under-test",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/11/27/[$LATEST]0123456789",
+        "AWS_REGION": "eu-west-1",
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def start_runtime(rie_binary: str, bootstrap_file: Path, tmp_path: Path) -> Iterator[Callable[..., RuntimeUnderTest]]:
+    """Start this runtime under the RIE with ``_HANDLER=handler`` (and extra env)."""
+    started: List[RuntimeUnderTest] = []
+
+    def start(handler: str, bootstrap: Optional[List[str]] = None, **env: str) -> RuntimeUnderTest:
+        log_path = tmp_path / ("rie-%d.log" % len(started))
+        log = open(log_path, "wb")
+        rie = Rie(bootstrap or [str(bootstrap_file)], env=base_env(handler, **env), log=log,
+                  rie=rie_binary, cwd=str(FUNCTIONS))
+        runtime = RuntimeUnderTest(rie, log_path)
+        started.append(runtime)
+        rie.start()
+        return runtime
+
+    yield start
+    for runtime in started:
+        runtime.stop()
+
+
+@pytest.fixture(scope="module")
+def module_runtime(rie_binary: str, bootstrap_file: Path) -> Iterator[Callable[..., RuntimeUnderTest]]:
+    """Like start_runtime, but the RIE lives for the whole module (property tests)."""
+    started: List[RuntimeUnderTest] = []
+    directory = Path(tempfile.mkdtemp(prefix="rie-module-"))
+
+    def start(handler: str, bootstrap: Optional[List[str]] = None, **env: str) -> RuntimeUnderTest:
+        log_path = directory / ("rie-%d.log" % len(started))
+        rie = Rie(bootstrap or [str(bootstrap_file)], env=base_env(handler, **env), log=open(log_path, "wb"),
+                  rie=rie_binary, cwd=str(FUNCTIONS))
+        runtime = RuntimeUnderTest(rie, log_path)
+        started.append(runtime)
+        rie.start()
+        return runtime
+
+    yield start
+    for runtime in started:
+        runtime.stop()
+
+
+def awslambdaric_bootstrap(tmp: Path) -> List[str]:
+    """A bootstrap that runs the official client, as its README says: python -m awslambdaric."""
+    path = tmp / "awslambdaric-bootstrap"
+    path.write_text("#!%s\nimport os, sys\nos.execv(sys.executable, [sys.executable, '-m', 'awslambdaric', "
+                    "os.environ['_HANDLER']])\n" % sys.executable)
+    path.chmod(0o755)
+    return [str(path)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _no_leaked_processes() -> Iterator[None]:
+    """Every test module leaves no RIE or runtime behind."""
+    yield
+    leftovers = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path("/proc/%s/cmdline" % entry).read_bytes()
+            except OSError:
+                continue
+            if b"aws-lambda-rie" in cmdline and b"127.0.0.1" in cmdline:
+                leftovers.append(int(entry))
+    assert not leftovers, "RIE processes left running: %s" % leftovers

@@ -1,0 +1,1 @@
+raise ZeroDivisionError("cannot load configuration")
