@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -31,11 +32,32 @@ def rie_binary() -> str:
 
 
 @pytest.fixture(scope="session")
-def bootstrap_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """This runtime's bootstrap, written as a layer writes it (python -IS, no site-packages)."""
-    directory = tmp_path_factory.mktemp("bootstrap")
-    directory.chmod(0o755)
-    return write_bootstrap(directory / "bootstrap", python=sys.executable)
+def runtime_root() -> Iterator[Path]:
+    """A world-readable copy of the SDK and the test functions, laid out like a layer.
+
+    The RIE's multi-concurrency mode runs the runtime as uid 993, which cannot enter a
+    checkout under a private directory; the interpreter is the real one behind the
+    virtualenv, started -IS as a layer's bootstrap starts it.
+    """
+    root = Path(tempfile.mkdtemp(prefix="bootstrap-sdk-tests-"))
+    root.chmod(0o755)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(Path(__file__).resolve().parents[1] / "bootstrap_sdk", root / "sdk" / "bootstrap_sdk", ignore=ignore)
+    shutil.copytree(Path(__file__).parent / "functions", root / "functions", ignore=ignore)
+    for path in (root / "bootstrap", root / "functions" / "bootstrap"):  # the latter for /var/task
+        write_bootstrap(path, python=os.path.realpath(sys.executable), sys_path=[str(root / "sdk")])
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def bootstrap_file(runtime_root: Path) -> Path:
+    return runtime_root / "bootstrap"
+
+
+@pytest.fixture(scope="session")
+def functions_dir(runtime_root: Path) -> Path:
+    return runtime_root / "functions"
 
 
 class RuntimeUnderTest:
@@ -69,15 +91,17 @@ def base_env(handler: str, task_root: Path = FUNCTIONS, **extra: str) -> Dict[st
 
 
 @pytest.fixture
-def start_runtime(rie_binary: str, bootstrap_file: Path, tmp_path: Path) -> Iterator[Callable[..., RuntimeUnderTest]]:
+def start_runtime(rie_binary: str, bootstrap_file: Path, functions_dir: Path, tmp_path: Path) -> Iterator[Callable[..., RuntimeUnderTest]]:
     """Start this runtime under the RIE with ``_HANDLER=handler`` (and extra env)."""
     started: List[RuntimeUnderTest] = []
 
-    def start(handler: str, bootstrap: Optional[List[str]] = None, **env: str) -> RuntimeUnderTest:
+    def start(handler: str, bootstrap: Optional[List[str]] = None, wrapper: Sequence[str] = (),
+              task_root: Optional[str] = None, **env: str) -> RuntimeUnderTest:
         log_path = tmp_path / ("rie-%d.log" % len(started))
         log = open(log_path, "wb")
-        rie = Rie(bootstrap or [str(bootstrap_file)], env=base_env(handler, **env), log=log,
-                  rie=rie_binary, cwd=str(FUNCTIONS))
+        root = Path(task_root) if task_root else functions_dir
+        rie = Rie(bootstrap or [str(bootstrap_file)], env=base_env(handler, root, **env), log=log,
+                  rie=rie_binary, cwd=str(functions_dir), wrapper=wrapper)
         runtime = RuntimeUnderTest(rie, log_path)
         started.append(runtime)
         rie.start()
@@ -89,15 +113,15 @@ def start_runtime(rie_binary: str, bootstrap_file: Path, tmp_path: Path) -> Iter
 
 
 @pytest.fixture(scope="module")
-def module_runtime(rie_binary: str, bootstrap_file: Path) -> Iterator[Callable[..., RuntimeUnderTest]]:
+def module_runtime(rie_binary: str, bootstrap_file: Path, functions_dir: Path) -> Iterator[Callable[..., RuntimeUnderTest]]:
     """Like start_runtime, but the RIE lives for the whole module (property tests)."""
     started: List[RuntimeUnderTest] = []
     directory = Path(tempfile.mkdtemp(prefix="rie-module-"))
 
     def start(handler: str, bootstrap: Optional[List[str]] = None, **env: str) -> RuntimeUnderTest:
         log_path = directory / ("rie-%d.log" % len(started))
-        rie = Rie(bootstrap or [str(bootstrap_file)], env=base_env(handler, **env), log=open(log_path, "wb"),
-                  rie=rie_binary, cwd=str(FUNCTIONS))
+        rie = Rie(bootstrap or [str(bootstrap_file)], env=base_env(handler, functions_dir, **env), log=open(log_path, "wb"),
+                  rie=rie_binary, cwd=str(functions_dir))
         runtime = RuntimeUnderTest(rie, log_path)
         started.append(runtime)
         rie.start()

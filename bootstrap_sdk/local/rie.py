@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Dict, List, Mapping, Optional, Sequence
+from typing import IO, Any, Dict, List, Mapping, Optional, Sequence
 
 RIE_VERSION = "v0.0.0-20261030222936-bef5c4ba774d"
 RIE_MODULE = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
@@ -123,7 +123,7 @@ class Rie:
         self.api_port = 0
         self.invoke_port = 0
         self.process: Optional[subprocess.Popen[bytes]] = None
-        self._conn: Optional[http.client.HTTPConnection] = None
+        self._invoker: Optional[Invoker] = None
 
     # -- life cycle --------------------------------------------------------------------
     def start(self, ready_timeout: float = 15.0) -> "Rie":
@@ -156,9 +156,9 @@ class Rie:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> Optional[int]:
         """Stop the RIE (it shuts the runtime down), then make sure nothing is left."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        if self._invoker is not None:
+            self._invoker.close()
+            self._invoker = None
         if self.process is None:
             return None
         leftovers = _descendants(self.process.pid)
@@ -190,6 +190,29 @@ class Rie:
         return _descendants(self.process.pid) if self.process else []
 
     # -- invoking ----------------------------------------------------------------------
+    def invoker(self) -> "Invoker":
+        """A client with a connection of its own (one per concurrent caller)."""
+        return Invoker(self.invoke_port)
+
+    def invoke(self, payload: bytes = b"{}", **options: Any) -> InvokeResult:
+        """POST one event over this RIE's shared keep-alive connection (see Invoker.invoke)."""
+        if self._invoker is None:
+            self._invoker = self.invoker()
+        return self._invoker.invoke(payload, **options)
+
+
+class Invoker:
+    """Invokes one RIE over one keep-alive HTTP connection, as a caller of Lambda would."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._conn: Optional[http.client.HTTPConnection] = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
     def invoke(
         self,
         payload: bytes = b"{}",
@@ -208,17 +231,15 @@ class Rie:
         if tenant_id is not None:
             headers["X-Amz-Tenant-Id"] = tenant_id
         if fresh_connection or self._conn is None:
-            if self._conn is not None:
-                self._conn.close()
-            self._conn = http.client.HTTPConnection("127.0.0.1", self.invoke_port, timeout=timeout)
+            self.close()
+            self._conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         started = time.perf_counter()
         try:
             self._conn.request("POST", INVOKE_PATH, body=payload, headers=headers)
             response = self._conn.getresponse()
             body = response.read()
         except (OSError, http.client.HTTPException):
-            self._conn.close()
-            self._conn = None
+            self.close()
             raise
         seconds = time.perf_counter() - started
         return InvokeResult(response.status, {k.lower(): v for k, v in response.getheaders()}, body, seconds)
