@@ -1,0 +1,107 @@
+"""Property tests through the real RIE (fixed example budget: see conftest)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from pathlib import Path
+
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from conftest import awslambdaric_bootstrap
+
+RIE_EVENT_LIMIT = 6 * 1024 * 1024 + 100  # the RIE cuts events and responses beyond this
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
+    max_leaves=25,
+)
+
+
+def _sized_bytes(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+@given(payload=st.binary(max_size=2048) | st.builds(_sized_bytes, st.integers(0, RIE_EVENT_LIMIT), st.integers()))
+@example(payload=b"")
+@example(payload=_sized_bytes(RIE_EVENT_LIMIT, 1))
+@settings(max_examples=100)
+def test_raw_echo_returns_any_payload_byte_for_byte(start_runtime, payload):
+    runtime = _runtime(start_runtime, "echo.raw_echo")
+    result = runtime.invoke(payload)
+    assert result.status == 200
+    assert result.body == payload
+
+
+@given(value=json_values)
+@example(value="")
+@example(value="unicode: é ü 中文 🎉 \u2028")
+@example(value={"big": "x" * (6 * 1024 * 1024 - 20)})
+@settings(max_examples=150)
+def test_json_echo_returns_the_same_value(start_runtime, value):
+    runtime = _runtime(start_runtime, "echo.json_echo")
+    result = runtime.invoke(json.dumps(value).encode())
+    assert result.status == 200
+    assert json.loads(result.body) == value
+
+
+@given(name=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,40}", fullmatch=True), message=st.text(max_size=300))
+@example(name="E", message="")
+@example(name="Überfehler", message="line one\nline two \"quoted\" \\ backslash")
+@settings(max_examples=100)
+def test_raised_exception_yields_exactly_the_expected_error(start_runtime, functions_dir, name, message):
+    runtime = _runtime(start_runtime, "behaviours.raise_named")
+    result = runtime.invoke(json.dumps({"type": name, "message": message}).encode())
+    assert result.status == 200
+    error = result.json()
+    assert UUID.match(error.pop("requestId"))
+    assert error == {
+        "errorMessage": message,
+        "errorType": name,
+        "stackTrace": ['  File "%s", line 10, in raise_named\n    raise exc_type(event["message"])\n'
+                       % (functions_dir / "behaviours.py")],
+    }
+
+
+@given(event=json_values)
+@example(event={"name": "Zoë", "amount": 12.5, "items": [1, 2, 3]})
+@example(event=-(2 ** 70))
+@example(event="\u00e9\U0001f600")
+@settings(max_examples=150)
+def test_same_response_as_awslambdaric(start_runtime, tmp_path_factory, event):
+    ours = _runtime(start_runtime, "differential.handler")
+    theirs = _runtime(start_runtime, "differential.handler",
+                      bootstrap=awslambdaric_bootstrap(Path(tmp_path_factory.mktemp("awslambdaric"))))
+    payload = json.dumps(event).encode()
+    mine, reference = ours.invoke(payload), theirs.invoke(payload)
+    assert (mine.status, mine.body) == (reference.status, reference.body)
+
+
+_seen_request_ids: set = set()
+
+
+@given(count=st.integers(1, 15))
+@settings(max_examples=30)
+def test_request_ids_are_unique_and_remaining_time_follows_the_timeout(start_runtime, count):
+    runtime = _runtime(start_runtime, "ctx.handler", AWS_LAMBDA_FUNCTION_TIMEOUT="9")
+    for _ in range(count):
+        body = runtime.invoke(b"{}").json()
+        request_id = body["aws_request_id"]
+        assert UUID.match(request_id)
+        assert request_id not in _seen_request_ids
+        _seen_request_ids.add(request_id)
+        # Measured inside the handler, just after the deadline was set to now + 9 s.
+        assert 9000 - 2000 < body["remaining_ms"] <= 9000
+
+
+def _runtime(start_runtime, handler, bootstrap=None, **env):
+    """One RIE per (test function, handler, bootstrap kind), shared by its examples."""
+    cache = start_runtime.__dict__.setdefault("cache", {})
+    key = (handler, bootstrap is None)
+    if key not in cache:
+        cache[key] = start_runtime(handler, bootstrap=bootstrap, **env)
+    return cache[key]
