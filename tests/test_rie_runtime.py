@@ -201,3 +201,12 @@ def test_multi_concurrency_serves_invokes_at_once_with_json_logs(start_runtime, 
     assert any(r.get("message") == "starting 3 workers" for r in records)
     assert not [line for line in runtime.log().splitlines() if line.startswith("[INFO]\t")], "no Text lines"
 
+
+
+def test_start_up_path_imports_nothing_heavy(start_runtime):
+    """FACTS.md's import costs: socket/http.client/email ~13-17 ms, typing ~8, logging ~4, requests >100."""
+    modules = set(start_runtime("modules.handler").invoke(b"{}").json())
+    heavy = {"socket", "http.client", "email.parser", "typing", "logging", "requests", "threading",
+             "urllib.request", "asyncio", "subprocess", "attr", "attrs"}
+    assert not modules & heavy, sorted(modules & heavy)
+    assert {"bootstrap_sdk.loop", "bootstrap_sdk.runtime_api", "_socket", "json"} <= modules

@@ -1,12 +1,15 @@
-"""A small Python handler: greets, echoes, and shows what the context carries."""
+"""A small Python handler: greets, and shows what the context carries."""
 
 import logging
 
 logger = logging.getLogger(__name__)
+logger.setLevel(logging.INFO)
 
 
 def handler(event, context):
-    name = event.get("name", "world") if isinstance(event, dict) else "world"
+    name = event.get("name", "world")
+    if not isinstance(name, str):
+        raise TypeError("name must be a string, got %s" % type(name).__name__)
     logger.info("greeting %s", name)
     return {
         "greeting": "Hello, %s!" % name,
