@@ -64,7 +64,7 @@ def load_handler(handler: str, task_root: Optional[str] = None) -> Callable[...,
                         "Error while importing module '%s': %s" % (module_name, report.message),
                         report.stack_trace) from None
     try:
-        target = getattr(module, function_name)
+        target: Callable[..., Any] = getattr(module, function_name)
     except AttributeError:
         raise InitError(HANDLER_NOT_FOUND,
                         "Handler '%s' missing on module '%s'" % (function_name, module_name)) from None

@@ -149,7 +149,7 @@ def bridge_logging_if_imported() -> None:
 
 
 def _make_logging_handler(logging: Any) -> Any:
-    class LambdaLogHandler(logging.Handler):
+    class LambdaLogHandler(logging.Handler):  # type: ignore[misc]
         _bootstrap_sdk = True
 
         def emit(self, record: Any) -> None:

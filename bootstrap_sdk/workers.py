@@ -43,9 +43,9 @@ class WorkerPool:
             self._spawn(number)
         while True:
             pid, status = os.wait()
-            number = self.children.pop(pid, None)
-            if number is None:
+            if pid not in self.children:
                 continue
+            number = self.children.pop(pid)
             code = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8
             if code == EXIT_FATAL:
                 logs.error("worker %d found the Runtime API broken; stopping the runtime" % number)

@@ -44,8 +44,10 @@ def runtime_root() -> Iterator[Path]:
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(Path(__file__).resolve().parents[1] / "bootstrap_sdk", root / "sdk" / "bootstrap_sdk", ignore=ignore)
     shutil.copytree(Path(__file__).parent / "functions", root / "functions", ignore=ignore)
+    # BOOTSTRAP_SDK_TEST_PYTHON runs the runtime under another interpreter (3.9 to 3.13).
+    python = os.environ.get("BOOTSTRAP_SDK_TEST_PYTHON") or os.path.realpath(sys.executable)
     for path in (root / "bootstrap", root / "functions" / "bootstrap"):  # the latter for /var/task
-        write_bootstrap(path, python=os.path.realpath(sys.executable), sys_path=[str(root / "sdk")])
+        write_bootstrap(path, python=python, sys_path=[str(root / "sdk")])
     yield root
     shutil.rmtree(root, ignore_errors=True)
 
@@ -102,26 +104,6 @@ def start_runtime(rie_binary: str, bootstrap_file: Path, functions_dir: Path, tm
         root = Path(task_root) if task_root else functions_dir
         rie = Rie(bootstrap or [str(bootstrap_file)], env=base_env(handler, root, **env), log=log,
                   rie=rie_binary, cwd=str(functions_dir), wrapper=wrapper)
-        runtime = RuntimeUnderTest(rie, log_path)
-        started.append(runtime)
-        rie.start()
-        return runtime
-
-    yield start
-    for runtime in started:
-        runtime.stop()
-
-
-@pytest.fixture(scope="module")
-def module_runtime(rie_binary: str, bootstrap_file: Path, functions_dir: Path) -> Iterator[Callable[..., RuntimeUnderTest]]:
-    """Like start_runtime, but the RIE lives for the whole module (property tests)."""
-    started: List[RuntimeUnderTest] = []
-    directory = Path(tempfile.mkdtemp(prefix="rie-module-"))
-
-    def start(handler: str, bootstrap: Optional[List[str]] = None, **env: str) -> RuntimeUnderTest:
-        log_path = directory / ("rie-%d.log" % len(started))
-        rie = Rie(bootstrap or [str(bootstrap_file)], env=base_env(handler, functions_dir, **env), log=open(log_path, "wb"),
-                  rie=rie_binary, cwd=str(functions_dir))
         runtime = RuntimeUnderTest(rie, log_path)
         started.append(runtime)
         rie.start()
