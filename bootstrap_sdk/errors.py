@@ -75,12 +75,15 @@ def header_error_type(error_type: str) -> str:
 
 
 def _frames(tb: Optional[TracebackType]) -> List[Tuple[str, int, str, Optional[str]]]:
-    """The traceback's frames, without the runtime's own frames at the top."""
+    """The traceback's frames, without the runtime's own frames at the top.
+
+    An error raised by the runtime itself (the executable adapter) has no frames left.
+    """
     import traceback
 
     frames = [(f.filename, f.lineno or 0, f.name, f.line) for f in traceback.extract_tb(tb)]
     here = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    while len(frames) > 1 and frames[0][0].startswith(here):
+    while frames and frames[0][0].startswith(here):
         frames.pop(0)
     return frames[-_TRACE_LIMIT:]
 

@@ -45,6 +45,8 @@ class InvokeLoop:
         self.raw_event = raw_event or wants_raw_event(handler)
         self.function = FunctionInfo()
         self.set_trace_env = set_trace_env
+        # Work a handler defers until its response is posted (the executable adapter's clean-up).
+        self.after_invoke = getattr(handler, "after_invoke", None)
 
     def serve_forever(self) -> None:
         while True:
@@ -62,6 +64,8 @@ class InvokeLoop:
         logs.bridge_logging_if_imported()
         try:
             self._handle(invocation)
+            if self.after_invoke is not None:
+                self.after_invoke()
         finally:
             logs.set_request_id(None)
 

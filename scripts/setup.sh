@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the project needs on a fresh machine, idempotently:
 # a virtualenv in .venv (Debian's python3, which links libpython statically and runs as
-# any user), the package with its test tools, and the pinned RIE in .tools/bin.
+# any user), the package with its test tools, gcc and GnuCOBOL, and the pinned RIE in
+# .tools/bin.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -15,6 +16,15 @@ python=/usr/bin/python3
 if [ ! -x "$python" ] || ! "$python" -c "import ensurepip, venv" 2>/dev/null; then
   echo "setup: installing python3 and python3-venv from Debian's packages" >&2
   apt_install python3 python3-venv
+fi
+
+# The tests compile C and COBOL programs: gcc and GnuCOBOL from Debian's packages.
+missing=()
+command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v cobc >/dev/null 2>&1 || missing+=(gnucobol3)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]} from Debian's packages" >&2
+  apt_install "${missing[@]}"
 fi
 
 stamp=".venv/.setup-stamp"

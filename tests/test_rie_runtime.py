@@ -48,7 +48,8 @@ def test_malformed_client_context_fails_only_that_invoke(start_runtime):
 
 @pytest.mark.parametrize("handler, error_type, message", [
     ("nodot", "Runtime.MalformedHandlerName", "Bad handler 'nodot'"),
-    ("a b.handler", "Runtime.MalformedHandlerName", "expected MODULE.FUNCTION"),
+    ("a b.handler", "Runtime.ExecutableNotFound", "Program 'a' not found"),
+    ("nodot", "Runtime.MalformedHandlerName", "or a program in LAMBDA_TASK_ROOT or on PATH"),
     ("missing_module.handler", "Runtime.ImportModuleError", "Unable to import module 'missing_module'"),
     ("imports_missing.handler", "Runtime.ImportModuleError", "No module named 'no_such_module_anywhere'"),
     ("echo.no_such_function", "Runtime.HandlerNotFound", "Handler 'no_such_function' missing on module 'echo'"),

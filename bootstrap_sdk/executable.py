@@ -1,0 +1,250 @@
+"""The legacy-executable adapter: ``_HANDLER`` names a program that serves each invoke.
+
+``_HANDLER`` is the program's command line, split like a POSIX shell splits words (no
+shell ever runs it): ``bin/payroll --strict``. The first word is a path relative to
+``LAMBDA_TASK_ROOT``, an absolute path, or a name found on ``PATH`` (``/opt/bin`` is on it
+in Lambda). The configuration beside it, all environment variables:
+
+``BOOTSTRAP_SDK_EXEC_MODE``      stdio (default) | file | persistent
+``BOOTSTRAP_SDK_EXEC_MARGIN_MS`` kill the program this long before the deadline (500)
+``BOOTSTRAP_SDK_EXEC_CREDENTIALS`` 1 (default) passes the AWS credentials on, 0 removes them
+``BOOTSTRAP_SDK_EXEC_INPUT``     file mode: name of the event file's variable (LAMBDA_EVENT_FILE)
+``BOOTSTRAP_SDK_EXEC_OUTPUT``    file mode: name of the response file's variable (LAMBDA_RESPONSE_FILE)
+``BOOTSTRAP_SDK_EXEC_WORKDIR``   where per-invoke working directories go (/tmp)
+
+Modes: ``stdio`` runs the program once per invoke, event on stdin, stdout is the
+response. ``file`` writes the event to a file and reads the response from one; their
+paths are in the variables above, in ``DD_<name>`` too (how GnuCOBOL maps ``ASSIGN``
+names), and replace ``{input}``/``{output}`` in the arguments. ``persistent`` keeps one
+program running and speaks NDJSON with it (see ``persistent``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from . import child_process, logs, shutdown
+from .child_process import SpawnError
+from .errors import FunctionError, InitError
+from .handler_loader import resolve_program
+from .workdir import Workdirs
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Mapping, Optional
+
+    from .context import Context
+
+MODES = ("stdio", "file", "persistent")
+RESPONSE_LIMIT = 6 * 1024 * 1024 + 100  # Lambda's (and the RIE's) synchronous response limit
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# Not for the program: the Runtime API is the runtime's, and "_"-variables are Lambda's internals.
+HIDDEN_VARIABLES = ("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "_LAMBDA_TELEMETRY_LOG_FD")
+
+
+def _setting(environ: Mapping[str, str], name: str, default: str) -> str:
+    return environ.get("BOOTSTRAP_SDK_EXEC_" + name, "").strip() or default
+
+
+def split_command(handler: str) -> List[str]:
+    import shlex
+
+    try:
+        words = shlex.split(handler)
+    except ValueError as exc:
+        raise InitError("Runtime.MalformedHandlerName", "Bad handler %r: %s" % (handler, exc)) from None
+    if not words:
+        raise InitError("Runtime.MalformedHandlerName", "Bad handler %r: no program named" % (handler,))
+    return words
+
+
+class ExecutableHandler:
+    """A handler (raw bytes in, bytes out) that runs the configured program."""
+
+    __bootstrap_sdk_raw_event__ = True
+
+    def __init__(self, handler: str, task_root: str, environ: Optional[Mapping[str, str]] = None) -> None:
+        env = dict(os.environ if environ is None else environ)
+        self.mode = _setting(env, "MODE", "stdio").lower()
+        if self.mode not in MODES:
+            raise InitError("Runtime.InvalidExecutableMode", "BOOTSTRAP_SDK_EXEC_MODE=%r: expected one of %s"
+                            % (self.mode, ", ".join(MODES)))
+        words = split_command(handler)
+        program = resolve_program(words[0], task_root, env.get("PATH", ""))
+        if program is None:
+            raise InitError("Runtime.ExecutableNotFound", "Program %r not found (looked in %s%s)"
+                            % (words[0], task_root, "" if "/" in words[0] else " and on PATH"))
+        if not os.access(program, os.X_OK):
+            raise InitError("Runtime.ExecutableNotExecutable",
+                            "Program %s is not executable (mode %o): set its x bit (chmod 755) before zipping"
+                            % (program, os.stat(program).st_mode & 0o7777))
+        self.argv = [program] + words[1:]
+        self.name = os.path.basename(program)
+        margin = _setting(env, "MARGIN_MS", "500")
+        if not margin.isdigit():
+            raise InitError("Runtime.InvalidExecutableConfig", "BOOTSTRAP_SDK_EXEC_MARGIN_MS=%r is not a number of "
+                            "milliseconds" % margin)
+        self.margin = int(margin) / 1000.0
+        self.workdirs = Workdirs(_setting(env, "WORKDIR", "/tmp"))
+        self.input_name = _setting(env, "INPUT", "LAMBDA_EVENT_FILE")
+        self.output_name = _setting(env, "OUTPUT", "LAMBDA_RESPONSE_FILE")
+        self.task_root = task_root
+        hidden = set(HIDDEN_VARIABLES)
+        if _setting(env, "CREDENTIALS", "1") in ("0", "false", "no", "off"):
+            hidden.update(CREDENTIAL_VARIABLES)
+        self.base_env = {k: v for k, v in env.items() if k not in hidden and not k.startswith("BOOTSTRAP_SDK_")}
+        self.grace = min(0.2, self.margin / 2)
+        self.persistent = None
+        self._subreaper_of = 0  # the process that made itself subreaper (forked workers redo it)
+        if self.mode == "persistent":
+            from .persistent import PersistentProgram
+
+            self.persistent = PersistentProgram(self.argv, self.base_env, task_root, RESPONSE_LIMIT * 4 // 3 + 4096,
+                                                self._stderr_sink)
+        shutdown.on_shutdown(self.stop)
+
+    # -- per invoke --------------------------------------------------------------------
+    def __call__(self, event: bytes, context: Context) -> bytes:
+        if self._subreaper_of != os.getpid():
+            child_process.become_subreaper()
+            self._subreaper_of = os.getpid()
+        workdir = self.workdirs.take()
+        kill_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000.0 - self.margin
+        if self.persistent is not None:
+            return self._persistent(event, context, workdir, kill_at)
+        return self._run_once(event, context, workdir, kill_at)
+
+    def after_invoke(self) -> None:
+        """Called by the loop once the response is posted: clean-up off the critical path."""
+        self.workdirs.recycle()
+
+    def _context_env(self, context: Context, workdir: str) -> Dict[str, str]:
+        env = dict(self.base_env)
+        env["LAMBDA_REQUEST_ID"] = context.aws_request_id
+        env["LAMBDA_DEADLINE_MS"] = str(context.deadline_ms)
+        env["LAMBDA_REMAINING_MS"] = str(context.get_remaining_time_in_millis())
+        env["LAMBDA_FUNCTION_ARN"] = context.invoked_function_arn or ""
+        env["LAMBDA_INVOKE_DIR"] = workdir
+        env["TMPDIR"] = workdir
+        if context.trace_id:
+            env["_X_AMZN_TRACE_ID"] = context.trace_id
+        if context.tenant_id:
+            env["LAMBDA_TENANT_ID"] = context.tenant_id
+        return env
+
+    def _run_once(self, event: bytes, context: Context, workdir: str, kill_at: float) -> bytes:
+        env = self._context_env(context, workdir)
+        argv = self.argv
+        stdin_data = event
+        if self.mode == "file":
+            input_path = os.path.join(workdir, "event")
+            output_path = os.path.join(workdir, "response")
+            with open(input_path, "wb") as handle:
+                handle.write(event)
+            for name, path in ((self.input_name, input_path), (self.output_name, output_path)):
+                env[name] = env["DD_" + name] = path
+            argv = [word.replace("{input}", input_path).replace("{output}", output_path) for word in argv]
+            stdin_data = b""
+        try:
+            outcome = child_process.run(argv, env, workdir, stdin_data, kill_at, RESPONSE_LIMIT,
+                                        self._stderr_sink, self.grace, self._spared())
+        except SpawnError as exc:
+            raise FunctionError(str(exc), "Executable.SpawnError") from None
+        self._check(outcome)
+        if self.mode != "file":
+            return outcome.stdout
+        return self._read_output(output_path, outcome.stdout)
+
+    def _read_output(self, path: str, stdout: bytes) -> bytes:
+        if stdout:
+            for line in stdout.decode("utf-8", "replace").splitlines():
+                self._stdout_sink(line)
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            raise FunctionError("%s exited 0 but wrote no response file (%s=%s)"
+                                % (self.name, self.output_name, path), "Executable.NoOutput") from None
+        if size > RESPONSE_LIMIT:
+            raise FunctionError("%s wrote a response of %d bytes, over Lambda's %d-byte limit"
+                                % (self.name, size, RESPONSE_LIMIT), "Executable.ResponseTooLarge")
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    def _check(self, outcome: child_process.Outcome) -> None:
+        tail = ("; stderr ends:\n" + outcome.stderr_tail) if outcome.stderr_tail else ""
+        if outcome.timed_out:
+            raise FunctionError("%s was stopped %d ms before the invoke's deadline after %.1f s%s"
+                                % (self.name, self.margin * 1000, outcome.seconds, tail), "Executable.Timeout")
+        if outcome.overflow:
+            raise FunctionError("%s wrote more than %d bytes to stdout, over Lambda's response limit; it was "
+                                "stopped and nothing was sent" % (self.name, RESPONSE_LIMIT),
+                                "Executable.ResponseTooLarge")
+        status = outcome.status
+        if os.WIFSIGNALED(status):
+            name = child_process.signal_name(os.WTERMSIG(status))
+            raise FunctionError("%s was killed by %s%s" % (self.name, name, tail), "Executable." + name)
+        code = os.WEXITSTATUS(status)
+        if code != 0:
+            raise FunctionError("%s exited with code %d%s" % (self.name, code, tail), "Executable.ExitCode%d" % code)
+
+    def _persistent(self, event: bytes, context: Context, workdir: str, kill_at: float) -> bytes:
+        from .persistent import ProgramFailed, encode_request, reply_body
+
+        assert self.persistent is not None
+        request = encode_request(context.aws_request_id, event, {
+            "deadline_ms": context.deadline_ms,
+            "function_arn": context.invoked_function_arn,
+            "trace_id": context.trace_id,
+            "workdir": workdir,
+        })
+        try:
+            reply = self.persistent.invoke(request, context.aws_request_id, kill_at, self._stdout_sink, self.grace)
+        except SpawnError as exc:
+            raise FunctionError(str(exc), "Executable.SpawnError") from None
+        except ProgramFailed as exc:
+            child_process.sweep(self._spared())  # whatever the dead program left behind
+            raise FunctionError(exc.message, exc.error_type) from None
+        child_process.reap(self._spared())  # a live program owns its children; collect zombies only
+        body, error = reply_body(reply)
+        if error is not None:
+            raise FunctionError(error[1], error[0])
+        assert body is not None
+        if len(body) > RESPONSE_LIMIT:
+            raise FunctionError("%s replied with %d bytes, over Lambda's %d-byte limit"
+                                % (self.name, len(body), RESPONSE_LIMIT), "Executable.ResponseTooLarge")
+        return body
+
+    def _spared(self) -> List[int]:
+        return [self.persistent.pid] if self.persistent is not None and self.persistent.pid else []
+
+    def _stderr_sink(self, line: str) -> None:
+        logs.sink().log(20, line, logger=self.name + ".stderr")
+
+    def _stdout_sink(self, line: str) -> None:
+        logs.sink().log(20, line, logger=self.name + ".stdout")
+
+    # -- shutdown ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the persistent program now (at init), so a broken one fails init."""
+        if self.persistent is not None and not self.persistent.running:
+            try:
+                self.persistent.start()
+            except SpawnError as exc:
+                raise InitError("Runtime.ExecutableSpawnError", str(exc)) from None
+
+    def stop(self) -> None:
+        """SIGTERM at shutdown: TERM the programs still running, KILL them within the budget."""
+        child_process.terminate_children(self.grace)
+        if self.persistent is not None:
+            self.persistent.stop(0)
+        self.workdirs.remove_all()
+
+
+def load(handler: str, task_root: str) -> ExecutableHandler:
+    adapter = ExecutableHandler(handler, task_root)
+    from .loop import max_concurrency
+
+    if max_concurrency() == 0:
+        adapter.start()  # with workers, each starts its own after the fork
+    return adapter

@@ -1,0 +1,260 @@
+"""Persistent mode: one long-lived program serves many invokes over NDJSON on stdin/stdout.
+
+The protocol is newline-delimited JSON, one object per line each way:
+
+    runtime → program   {"id": REQUEST_ID, "deadline_ms": N, "function_arn": S, "trace_id": S,
+                         "workdir": DIR, "event": <the event as JSON>}
+                        (an event that is not JSON comes as "event_base64" instead)
+    program → runtime   {"id": REQUEST_ID, "response": <any JSON value>}
+                     or {"id": REQUEST_ID, "response_base64": "<bytes, base64>"}
+                     or {"id": REQUEST_ID, "error": {"type": "Category.Reason", "message": "..."}}
+
+Why lines of JSON rather than length prefixes: every language, shell tools with ``jq``
+included, can read and write a line; a stray debug ``printf`` on stdout cannot desync
+the stream (a line that is not a reply to the current request is logged and skipped);
+the envelope carries the request id, so a reply to the wrong request is detected; and
+bytes still travel, as base64. stderr goes to the logs line by line, as in the other modes.
+
+A program that dies is restarted on the next invoke; the invoke in flight gets an error.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import os
+import select
+import time
+
+from . import child_process
+from .child_process import LineSplitter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+_READ_SIZE = 65536
+
+
+class ProgramFailed(Exception):
+    """The program died, timed out or broke the protocol during an invoke."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+def encode_request(request_id: str, body: bytes, context: Mapping[str, Any]) -> bytes:
+    envelope: Dict[str, Any] = {"id": request_id}
+    envelope.update(context)
+    try:
+        envelope["event"] = json.loads(body)
+    except ValueError:
+        envelope["event_base64"] = binascii.b2a_base64(body, newline=False).decode("ascii")
+    return json.dumps(envelope, separators=(",", ":")).encode("utf-8") + b"\n"
+
+
+def decode_reply(line: bytes) -> Optional[Dict[str, Any]]:
+    """The reply object, or None for a line that is not one (program chatter)."""
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) and "id" in reply else None
+
+
+class PersistentProgram:
+    """The long-lived program of one runtime process (each worker has its own)."""
+
+    def __init__(self, argv: List[str], env: Mapping[str, str], cwd: str, max_line: int,
+                 stderr_sink: Callable[[str], None]) -> None:
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.max_line = max_line
+        self.stderr = LineSplitter(stderr_sink)
+        self.pid = 0
+        self.owner = 0  # the process that started it (a forked worker starts its own)
+        self._stdin = self._stdout = self._stderr = self._pidfd = -1
+        self._buffer = bytearray()
+        self._poller: Optional[select.poll] = None
+
+    @property
+    def running(self) -> bool:
+        return self.pid != 0 and self.owner == os.getpid()
+
+    def start(self) -> None:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            self.pid = child_process.spawn(self.argv, self.env, self.cwd, in_r, out_w, err_w)
+        except child_process.SpawnError:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        self.owner = os.getpid()
+        self._stdin, self._stdout, self._stderr = in_w, out_r, err_r
+        pidfd = child_process.open_pidfd(self.pid)
+        self._pidfd = pidfd if pidfd is not None else -1
+        self._buffer.clear()
+        self._poller = select.poll()
+        for fd in (in_w, out_r, err_r):
+            os.set_blocking(fd, False)
+        for fd in (out_r, err_r):
+            self._poller.register(fd, select.POLLIN)
+        if self._pidfd >= 0:
+            self._poller.register(self._pidfd, select.POLLIN)
+
+    def stop(self, grace: float) -> Optional[int]:
+        """Terminate the program (TERM, then KILL after ``grace``); its wait status."""
+        if not self.running:
+            self.pid = 0
+            return None
+        status = child_process.terminate(self.pid, grace)
+        self._forget()
+        return status
+
+    def _forget(self) -> None:
+        for fd in (self._stdin, self._stdout, self._stderr, self._pidfd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._stdin = self._stdout = self._stderr = self._pidfd = -1
+        self.pid = 0
+        self.stderr.close()
+
+    def _died(self, status: int) -> ProgramFailed:
+        self._forget()
+        description = child_process.describe_status(status)
+        if os.WIFSIGNALED(status):
+            error_type = "Executable." + child_process.signal_name(os.WTERMSIG(status))
+        else:
+            error_type = "Executable.ExitCode%d" % os.WEXITSTATUS(status)
+        tail = self.stderr.tail_text()
+        return ProgramFailed(error_type, "persistent program %s while serving this invoke; it is restarted "
+                             "for the next one%s" % (description, "; stderr ends:\n" + tail if tail else ""))
+
+    def invoke(self, request: bytes, request_id: str, kill_at: float, on_chatter: Callable[[str], None],
+               grace: float = 0.2) -> Dict[str, Any]:
+        """Send one request line and wait for the reply carrying ``request_id``."""
+        if not self.running:
+            self.start()
+        assert self._poller is not None
+        pending = memoryview(request)
+        try:  # most requests fit the pipe: write at once, poll only for the rest
+            pending = pending[os.write(self._stdin, pending):]
+        except (BlockingIOError, BrokenPipeError):
+            pass  # a broken pipe shows up again in _step, with the program's exit status
+        if pending:
+            self._poller.register(self._stdin, select.POLLOUT)
+        try:
+            while True:
+                end = self._buffer.find(b"\n")
+                while end >= 0:
+                    line = bytes(self._buffer[:end])
+                    del self._buffer[: end + 1]
+                    reply = decode_reply(line)
+                    if reply is not None and reply.get("id") == request_id:
+                        return reply
+                    if line.strip():
+                        on_chatter(line.decode("utf-8", "replace"))
+                    end = self._buffer.find(b"\n")
+                if len(self._buffer) > self.max_line:
+                    self.stop(0)
+                    raise ProgramFailed("Executable.ResponseTooLarge", "persistent program's reply line "
+                                        "exceeds %d bytes; it is restarted" % self.max_line)
+                pending = self._step(pending, kill_at, grace)
+        finally:
+            if self._stdin >= 0 and self._poller is not None:
+                try:
+                    self._poller.unregister(self._stdin)
+                except KeyError:
+                    pass
+
+    def _step(self, pending: memoryview, kill_at: float, grace: float) -> memoryview:
+        """Wait for one round of I/O: write what is pending, read what is there."""
+        assert self._poller is not None
+        now = time.monotonic()
+        if now >= kill_at:
+            status = self.stop(grace)
+            raise ProgramFailed("Executable.Timeout",
+                                "persistent program gave no reply before the deadline margin; it was %s and "
+                                "is restarted for the next invoke" % child_process.describe_status(status or 0))
+        wait_ms = int((kill_at - now) * 1000) + 1
+        if self._pidfd < 0:
+            wait_ms = min(wait_ms, 10)
+        for fd, _ in self._poller.poll(wait_ms):
+            if fd == self._stdin:
+                try:
+                    written = os.write(fd, pending[:_READ_SIZE])
+                    pending = pending[written:]
+                except BlockingIOError:
+                    continue
+                except BrokenPipeError:
+                    status = child_process.wait_exit(self.pid, 1.0)
+                    raise self._died(status if status is not None else child_process.terminate(self.pid, 0))
+                if not pending:
+                    self._poller.unregister(fd)
+            elif fd == self._stdout or fd == self._stderr:
+                try:
+                    data = os.read(fd, _READ_SIZE)
+                except BlockingIOError:
+                    continue
+                if fd == self._stderr:
+                    if data:
+                        self.stderr.feed(data)
+                    else:
+                        self._poller.unregister(fd)
+                elif data:
+                    self._buffer += data
+                else:
+                    self._poller.unregister(fd)
+                    raise self._died(child_process.terminate(self.pid, grace))
+            elif fd == self._pidfd:
+                self._drain()
+                raise self._died(child_process.wait_exit(self.pid) or 0)
+        if self._pidfd < 0:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self._drain()
+                raise self._died(status)
+        return pending
+
+    def _drain(self) -> None:
+        """Read what a dead program left in its pipes (its last stderr lines matter)."""
+        for fd in (self._stdout, self._stderr):
+            while True:
+                try:
+                    data = os.read(fd, _READ_SIZE)
+                except (BlockingIOError, OSError):
+                    break
+                if not data:
+                    break
+                if fd == self._stderr:
+                    self.stderr.feed(data)
+        self.stderr.close()
+
+
+def reply_body(reply: Dict[str, Any]) -> Tuple[Optional[bytes], Optional[Tuple[str, str]]]:
+    """(response bytes, None) or (None, (error type, message)) from a reply object."""
+    error = reply.get("error")
+    if error is not None:
+        if isinstance(error, dict):
+            return None, (str(error.get("type") or "Executable.Error"), str(error.get("message") or ""))
+        return None, ("Executable.Error", str(error))
+    if "response_base64" in reply:
+        try:
+            return binascii.a2b_base64(reply["response_base64"]), None
+        except (binascii.Error, TypeError) as exc:
+            return None, ("Executable.ProtocolError", "response_base64 is not base64: %s" % exc)
+    if "response" in reply:
+        return json.dumps(reply["response"]).encode("utf-8"), None
+    return None, ("Executable.ProtocolError", "reply has none of response, response_base64, error: %r"
+                  % sorted(reply))

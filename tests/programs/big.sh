@@ -1,0 +1,2 @@
+#!/bin/sh
+head -c 7000000 /dev/zero

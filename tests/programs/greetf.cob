@@ -1,0 +1,31 @@
+      * File mode: EVENTIN and EVENTOUT map to files through DD_EVENTIN, DD_EVENTOUT.
+       IDENTIFICATION DIVISION.
+       PROGRAM-ID. GREETF.
+       ENVIRONMENT DIVISION.
+       INPUT-OUTPUT SECTION.
+       FILE-CONTROL.
+           SELECT IN-FILE ASSIGN TO "EVENTIN"
+               ORGANIZATION IS LINE SEQUENTIAL.
+           SELECT OUT-FILE ASSIGN TO "EVENTOUT"
+               ORGANIZATION IS LINE SEQUENTIAL.
+       DATA DIVISION.
+       FILE SECTION.
+       FD IN-FILE.
+       01 IN-REC PIC X(40).
+       FD OUT-FILE.
+       01 OUT-REC PIC X(60).
+       PROCEDURE DIVISION.
+           OPEN INPUT IN-FILE
+           OPEN OUTPUT OUT-FILE
+           READ IN-FILE
+               AT END MOVE SPACES TO IN-REC
+           END-READ
+           MOVE SPACES TO OUT-REC
+           STRING "HELLO, " DELIMITED BY SIZE
+                  FUNCTION TRIM(IN-REC) DELIMITED BY SIZE
+                  "!" DELIMITED BY SIZE
+                  INTO OUT-REC
+           END-STRING
+           WRITE OUT-REC
+           CLOSE IN-FILE OUT-FILE
+           STOP RUN.

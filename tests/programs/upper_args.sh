@@ -1,0 +1,3 @@
+#!/bin/sh
+# File mode with the paths as arguments: upper_args.sh {input} {output}
+tr a-z A-Z < "$1" > "$2"
