@@ -68,7 +68,7 @@ def spawn(argv: List[str], env: Mapping[str, str], cwd: Optional[str],
 
 def open_pidfd(pid: int) -> Optional[int]:
     try:
-        return os.pidfd_open(pid)  # type: ignore[attr-defined,no-any-return]
+        return os.pidfd_open(pid)
     except (AttributeError, OSError):
         return None  # old kernel or Python: poll falls back to short ticks
 

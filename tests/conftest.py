@@ -114,6 +114,13 @@ def start_runtime(rie_binary: str, bootstrap_file: Path, functions_dir: Path, tm
         runtime.stop()
 
 
+def multi_concurrency_wrapper(task_root: Path) -> List[str]:
+    """Argv prefix for the RIE in multi-concurrency mode, which only looks for Lambda's own
+    bootstrap paths: ``task_root`` is bind-mounted onto /var/task in a private mount namespace."""
+    return ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-m",
+            "bootstrap_sdk.local.bind_exec", "--bind", str(task_root), "/var/task", "--"]
+
+
 def awslambdaric_bootstrap(tmp: Path) -> List[str]:
     """A bootstrap that runs the official client, as its README says: python -m awslambdaric."""
     path = tmp / "awslambdaric-bootstrap"

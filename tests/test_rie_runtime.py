@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from conftest import multi_concurrency_wrapper
 
 
 def test_context_carries_function_and_invoke_details(start_runtime):
@@ -172,11 +173,7 @@ def test_log_level_filters_and_every_text_line_has_the_request_id(start_runtime)
 def test_multi_concurrency_serves_invokes_at_once_with_json_logs(start_runtime, runtime_root):
     rendezvous = Path(tempfile.mkdtemp(dir=runtime_root))
     os.chmod(rendezvous, 0o777)  # the RIE runs the runtime as uid 993 in this mode
-    # In this mode the RIE looks for the bootstrap only at Lambda's paths: bind the
-    # runtime root onto /var/task in a private mount namespace.
-    wrapper = ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-m",
-               "bootstrap_sdk.local.bind_exec", "--bind", str(runtime_root / "functions"), "/var/task", "--"]
-    runtime = start_runtime("behaviours.rendezvous", wrapper=wrapper, task_root="/var/task",
+    runtime = start_runtime("behaviours.rendezvous", wrapper=multi_concurrency_wrapper(runtime_root / "functions"), task_root="/var/task",
                             AWS_LAMBDA_MAX_CONCURRENCY="3")
     results = [None] * 3
     event = json.dumps({"directory": str(rendezvous), "count": 3, "seconds": 20}).encode()
