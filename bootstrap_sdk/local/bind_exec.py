@@ -1,10 +1,11 @@
-"""``python -m bootstrap_sdk.local.bind_exec --bind SRC DST ... -- COMMAND ...``
+"""``python -m bootstrap_sdk.local.bind_exec [--bind SRC DST]... [--chroot DIR] [--chdir DIR] -- COMMAND ...``
 
-Bind-mounts each SRC onto DST, then execs COMMAND: run it under
-``unshare --mount --propagation private`` so the mounts exist only for COMMAND and are
-gone when it ends. The RIE's multi-concurrency mode looks for the bootstrap only at
-Lambda's own paths (/var/task/bootstrap, /opt/bootstrap), so this is how it is pointed
-at a runtime without touching the host. No shell: every path stays one argv element.
+Bind-mounts each SRC onto DST, optionally enters DIR as the new root and changes
+directory, then execs COMMAND. Run it under ``unshare --mount --propagation private`` so
+the mounts exist only for COMMAND and vanish with it. This is how the local loop builds a
+Lambda-shaped root without Docker, and how the RIE's multi-concurrency mode (which looks
+for a bootstrap only at /var/task/bootstrap, /opt/bootstrap) is pointed at a runtime.
+No shell: every path stays one argv element. Needs root.
 """
 
 from __future__ import annotations
@@ -12,28 +13,48 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import List, Tuple
+from typing import List, Optional, Tuple
+
+USAGE = "usage: bind_exec [--bind SRC DST]... [--chroot DIR] [--chdir DIR] -- COMMAND [ARGS...]"
 
 
-def parse(argv: List[str]) -> Tuple[List[Tuple[str, str]], List[str]]:
+def parse(argv: List[str]) -> Tuple[List[Tuple[str, str]], Optional[str], Optional[str], List[str]]:
     binds: List[Tuple[str, str]] = []
+    root = chdir = None
     i = 0
     while i < len(argv) and argv[i] != "--":
-        if argv[i] != "--bind" or i + 2 >= len(argv):
-            raise SystemExit("usage: bind_exec --bind SRC DST [--bind SRC DST ...] -- COMMAND [ARGS...]")
-        binds.append((argv[i + 1], argv[i + 2]))
-        i += 3
+        if argv[i] == "--bind" and i + 2 < len(argv):
+            binds.append((argv[i + 1], argv[i + 2]))
+            i += 3
+        elif argv[i] in ("--chroot", "--chdir") and i + 1 < len(argv):
+            if argv[i] == "--chroot":
+                root = argv[i + 1]
+            else:
+                chdir = argv[i + 1]
+            i += 2
+        else:
+            raise SystemExit(USAGE)
     command = argv[i + 1:]
     if not command:
         raise SystemExit("bind_exec: no command after --")
-    return binds, command
+    return binds, root, chdir, command
 
 
 def main(argv: List[str]) -> None:
-    binds, command = parse(argv)
+    binds, root, chdir, command = parse(argv)
     for source, target in binds:
-        os.makedirs(target, exist_ok=True)
+        if os.path.isdir(source):
+            os.makedirs(target, exist_ok=True)
+        else:  # a file is mounted onto a file
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if not os.path.exists(target):
+                open(target, "a").close()
         subprocess.run(["mount", "--bind", source, target], check=True)
+    if root is not None:
+        os.chroot(root)
+        os.chdir("/")
+    if chdir is not None:
+        os.chdir(chdir)
     os.execvp(command[0], command)
 
 

@@ -1,0 +1,1 @@
+"""Packaging: self-contained Lambda layers and function zips (tooling, never in a layer)."""

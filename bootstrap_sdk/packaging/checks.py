@@ -1,0 +1,151 @@
+"""The checks a layer (or function zip) passes before anything is written.
+
+Each failure is one sentence that names the file and says what to do; a build collects
+them all, then refuses with the whole list.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path, PurePosixPath
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+import attr
+
+from .elf import MACHINES, read_elf
+
+UNZIPPED_LIMIT = 262_144_000   # function + all layers, unzipped (250 MB)
+DIRECT_UPLOAD_LIMIT = 52_428_800  # zipped, for a direct upload (50 MB); above: through S3
+MAX_LAYERS = 5
+RUNTIMES = {"provided.al2023": (2, 34), "provided.al2": (2, 26)}
+AL2_END_OF_LIFE = ("provided.al2 is past end of life: Amazon Linux 2 support ended on 2026-06-30 and "
+                   "creating functions on provided.al2 has been blocked since mid-2026 (the dates differ between "
+                   "snapshots of the AWS documentation); use provided.al2023 (deprecated on 2029-06-30)")
+
+
+class CheckFailed(Exception):
+    def __init__(self, problems: List[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@attr.s(auto_attribs=True)
+class Findings:
+    errors: List[str] = attr.Factory(list)
+    warnings: List[str] = attr.Factory(list)
+    unzipped_bytes: int = 0
+    files: int = 0
+
+    def raise_if_failed(self) -> None:
+        if self.errors:
+            raise CheckFailed(self.errors)
+
+
+def layer_path_problem(dest: str) -> Optional[str]:
+    """Why ``dest`` cannot be a path inside a layer, or None."""
+    if not dest or dest.startswith("/") or "\\" in dest:
+        return "%r: layer paths are relative to the layer's root (/opt), like bin/tool" % dest
+    if ".." in PurePosixPath(dest).parts:
+        return "%r: '..' would leave the layer" % dest
+    return None
+
+
+def _symlink_problem(root: Path, path: Path) -> Optional[str]:
+    rel = path.relative_to(root)
+    target = os.readlink(path)
+    if target.startswith("/"):
+        return "%s is a symlink to the absolute path %s: make it relative, inside the layer" % (rel, target)
+    resolved = os.path.normpath(os.path.join(str(rel.parent), target))
+    if resolved == ".." or resolved.startswith("../"):
+        return "%s is a symlink to %s, which points outside the layer" % (rel, target)
+    return None
+
+
+def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str] = (),
+               needs_bootstrap: bool = True, other_bytes: int = 0) -> Findings:
+    """Check a staged tree: paths, symlinks, modes, ELF machines and glibc, bootstrap, size.
+
+    ``self_contained`` lists the layer paths of ELF files that use the layer's own loader
+    and glibc; every other dynamic ELF file runs on the target's glibc and is checked
+    against its version (2.34 for provided.al2023, 2.26 for provided.al2).
+    """
+    findings = Findings()
+    bundled: Set[str] = set(self_contained)
+    machine = MACHINES[arch]
+    glibc = RUNTIMES[runtime]
+    for directory, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            path = Path(directory) / name
+            rel = path.relative_to(root).as_posix()
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                problem = _symlink_problem(root, path)
+                if problem:
+                    findings.errors.append(problem)
+                findings.unzipped_bytes += len(os.readlink(path))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                continue
+            findings.files += 1
+            findings.unzipped_bytes += st.st_size
+            if not st.st_mode & stat.S_IROTH:
+                findings.errors.append("%s is not world-readable (mode %o): Lambda runs code as another user; "
+                                       "chmod o+r it, or leave it out if it is a secret"
+                                       % (rel, stat.S_IMODE(st.st_mode)))
+            info = read_elf(str(path))
+            if info is None:
+                continue
+            if info.machine != machine:
+                findings.errors.append("%s is built for %s, not %s (%s): rebuild it for %s or choose --arch"
+                                       % (rel, info.machine, arch, machine, arch))
+            elif info.is_dynamic and rel not in bundled and info.glibc_version and info.glibc_version > glibc:
+                findings.errors.append("%s needs %s, but %s has glibc %d.%d: bundle it with --executable "
+                                       "(it then brings its own glibc) or build it against an older glibc"
+                                       % (rel, info.glibc_text(), runtime, *glibc))
+        dirs[:] = [d for d in dirs if not (Path(directory) / d).is_symlink()]
+    if needs_bootstrap:
+        _check_bootstrap(root, findings)
+    total = findings.unzipped_bytes + other_bytes
+    if total > UNZIPPED_LIMIT:
+        findings.errors.append("unzipped size %s exceeds Lambda's %s limit for a function and all its layers"
+                               % (megabytes(total), megabytes(UNZIPPED_LIMIT)))
+    return findings
+
+
+def _check_bootstrap(root: Path, findings: Findings) -> None:
+    bootstrap = root / "bootstrap"
+    if not bootstrap.exists() and not bootstrap.is_symlink():
+        findings.errors.append("no bootstrap at the layer's root: Lambda would fail with Runtime.InvalidEntrypoint")
+        return
+    st = os.stat(bootstrap) if bootstrap.exists() else None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        findings.errors.append("bootstrap is not a regular file")
+    elif st.st_mode & 0o111 != 0o111:
+        findings.errors.append("bootstrap is not executable (mode %o): Lambda would fail with \"permission denied\" "
+                               "(Runtime.InvalidEntrypoint); chmod 755 it" % stat.S_IMODE(st.st_mode))
+
+
+def check_zipped_size(size: int, findings: Findings) -> None:
+    if size > DIRECT_UPLOAD_LIMIT:
+        findings.warnings.append("the zip is %s, over the %s limit for a direct upload: upload it to S3 and "
+                                 "publish from there (the manifest's command does)"
+                                 % (megabytes(size), megabytes(DIRECT_UPLOAD_LIMIT)))
+
+
+def megabytes(size: int) -> str:
+    return "%.1f MB" % (size / 1_000_000)
+
+
+def budget_left(unzipped: int) -> Tuple[int, str]:
+    left = UNZIPPED_LIMIT - unzipped
+    return left, "%s left for function code and other layers (of %s)" % (megabytes(left), megabytes(UNZIPPED_LIMIT))
+
+
+def source_problems(paths: Dict[str, Path]) -> List[str]:
+    """Input files that cannot be read at all (a clear message instead of a traceback)."""
+    problems = []
+    for dest, source in paths.items():
+        if not source.exists() and not source.is_symlink():
+            problems.append("%s: no such file (for %s)" % (source, dest))
+    return problems

@@ -1,0 +1,169 @@
+"""Reading ELF files (pyelftools) and resolving their shared-library closure.
+
+Only what packaging needs: the machine, the program interpreter, DT_NEEDED, RPATH and
+RUNPATH, and the highest GLIBC_x.y symbol version each file requires.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple
+
+import attr
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+from elftools.elf.gnuversions import GNUVerNeedSection
+
+# Architecture names as Lambda spells them, and the ELF machine each one means.
+MACHINES = {"x86_64": "EM_X86_64", "arm64": "EM_AARCH64"}
+LOADERS = {"x86_64": "ld-linux-x86-64.so.2", "arm64": "ld-linux-aarch64.so.1"}
+# glibc's own libraries: bundled with its loader, never patched.
+GLIBC_SONAMES = frozenset({
+    "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
+    "libresolv.so.2", "libnsl.so.1", "libanl.so.1", "libmvec.so.1", "libBrokenLocale.so.1",
+    "libc_malloc_debug.so.0", "libthread_db.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1",
+})
+
+
+class LibraryNotFound(Exception):
+    pass
+
+
+@attr.s(frozen=True, auto_attribs=True)
+class ElfInfo:
+    path: str
+    machine: str
+    interpreter: Optional[str]
+    needed: Tuple[str, ...]
+    rpath: Tuple[str, ...]
+    runpath: Tuple[str, ...]
+    soname: Optional[str]
+    glibc_version: Optional[Tuple[int, int]]  # the highest GLIBC_x.y it needs
+
+    @property
+    def is_dynamic(self) -> bool:
+        return bool(self.interpreter or self.needed)
+
+    def glibc_text(self) -> str:
+        return "GLIBC_%d.%d" % self.glibc_version if self.glibc_version else "none"
+
+
+def is_elf(path: str) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == b"\x7fELF"
+    except OSError:
+        return False
+
+
+def read_elf(path: str) -> Optional[ElfInfo]:
+    """The ELF facts of ``path``, or None if it is not an ELF file."""
+    if not is_elf(path):
+        return None
+    with open(path, "rb") as handle:
+        try:
+            elf = ELFFile(handle)
+        except ELFError:
+            return None
+        machine = elf.header["e_machine"]
+        interpreter = None
+        needed: List[str] = []
+        rpath: List[str] = []
+        runpath: List[str] = []
+        soname = None
+        newest: Optional[Tuple[int, int]] = None
+        for segment in elf.iter_segments():
+            if segment.header.p_type == "PT_INTERP":
+                interpreter = segment.get_interp_name()
+        for section in elf.iter_sections():
+            if isinstance(section, DynamicSection):
+                for tag in section.iter_tags():
+                    if tag.entry.d_tag == "DT_NEEDED":
+                        needed.append(tag.needed)
+                    elif tag.entry.d_tag == "DT_RPATH":
+                        rpath.extend(p for p in tag.rpath.split(":") if p)
+                    elif tag.entry.d_tag == "DT_RUNPATH":
+                        runpath.extend(p for p in tag.runpath.split(":") if p)
+                    elif tag.entry.d_tag == "DT_SONAME":
+                        soname = tag.soname
+            elif isinstance(section, GNUVerNeedSection):
+                for _, auxiliaries in section.iter_versions():
+                    for aux in auxiliaries:
+                        name = aux.name
+                        if name.startswith("GLIBC_") and name[6:].replace(".", "").isdigit():
+                            parts = tuple(int(p) for p in name[6:].split(".")[:2])
+                            version = (parts[0], parts[1] if len(parts) > 1 else 0)
+                            if newest is None or version > newest:
+                                newest = version
+    return ElfInfo(path, machine, interpreter, tuple(needed), tuple(rpath), tuple(runpath), soname, newest)
+
+
+def system_library_dirs() -> List[str]:
+    """Where the build host's loader looks: ld.so.conf's directories, then the defaults."""
+    dirs: List[str] = []
+
+    def read_conf(path: str) -> None:
+        try:
+            lines = Path(path).read_text().splitlines()
+        except OSError:
+            return
+        for line in lines:
+            line = line.split("#", 1)[0].strip()
+            if line.startswith("include "):
+                for included in sorted(glob.glob(line.split(None, 1)[1])):
+                    read_conf(included)
+            elif line:
+                dirs.append(line)
+
+    read_conf("/etc/ld.so.conf")
+    dirs += ["/lib64", "/usr/lib64", "/lib", "/usr/lib"]
+    seen: List[str] = []
+    for directory in dirs:
+        if directory not in seen and os.path.isdir(directory):
+            seen.append(directory)
+    return seen
+
+
+def _expand(entry: str, origin: str) -> str:
+    return entry.replace("$ORIGIN", origin).replace("${ORIGIN}", origin)
+
+
+def find_library(name: str, requester: ElfInfo, search: Iterable[str]) -> Optional[str]:
+    origin = os.path.dirname(os.path.abspath(requester.path))
+    candidates = [] if requester.runpath else [_expand(p, origin) for p in requester.rpath]
+    candidates += [_expand(p, origin) for p in requester.runpath]
+    candidates += list(search)
+    for directory in candidates:
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            info = read_elf(path)
+            if info is not None and info.machine == requester.machine:
+                return path
+    return None
+
+
+def closure(roots: Iterable[ElfInfo], search: Iterable[str], skip: Iterable[str] = ()) -> Dict[str, ElfInfo]:
+    """Every library the roots need, directly or not: soname → the host file's ElfInfo.
+
+    Names in ``skip`` (e.g. glibc when the target's is used) are not followed.
+    """
+    search = list(search)
+    skipped = set(skip)
+    found: Dict[str, ElfInfo] = {}
+    queue = list(roots)
+    while queue:
+        item = queue.pop()
+        for name in item.needed:
+            if name in found or name in skipped:
+                continue
+            path = find_library(name, item, search)
+            if path is None:
+                raise LibraryNotFound("%s needs %s, which is not in %s" % (item.path, name, ", ".join(search)))
+            info = read_elf(path)
+            assert info is not None
+            found[name] = info
+            queue.append(info)
+    return found
