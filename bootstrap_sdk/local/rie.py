@@ -113,8 +113,10 @@ class Rie:
         log: Optional[IO[bytes]] = None,
         rie: Optional[str] = None,
         wrapper: Sequence[str] = (),
+        port: int = 0,
     ) -> None:
         self.bootstrap = list(bootstrap)
+        self.requested_port = port
         self.env = dict(env or {})
         self.cwd = cwd
         self.log = log
@@ -127,7 +129,7 @@ class Rie:
 
     # -- life cycle --------------------------------------------------------------------
     def start(self, ready_timeout: float = 15.0) -> "Rie":
-        self.api_port, self.invoke_port = free_port(), free_port()
+        self.api_port, self.invoke_port = free_port(), self.requested_port or free_port()
         argv = self.wrapper + [
             self.rie,
             "--runtime-api-address", "127.0.0.1:%d" % self.api_port,

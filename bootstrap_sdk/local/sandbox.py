@@ -90,7 +90,7 @@ class Sandbox:
     """The RIE, chrooted into ``root``, serving invokes on a loopback port."""
 
     def __init__(self, root: Path, env: Optional[Mapping[str, str]] = None, log: Optional[IO[bytes]] = None,
-                 rie: Optional[str] = None) -> None:
+                 rie: Optional[str] = None, port: int = 0) -> None:
         if os.geteuid() != 0:
             raise SandboxError("the local loop needs root: it chroots and bind-mounts in a private mount namespace")
         self.root = root.resolve()
@@ -105,7 +105,7 @@ class Sandbox:
             "--chroot", str(self.root), "--chdir", "/var/task", "--",
         ]
         self.rie = Rie([], env=sandbox_env(env or {}), log=log, rie=RIE_IN_ROOT, wrapper=wrapper,
-                       cwd=str(Path(__file__).resolve().parents[2]))
+                       cwd=str(Path(__file__).resolve().parents[2]), port=port)
 
     def start(self) -> "Sandbox":
         self.rie.start()

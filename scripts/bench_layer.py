@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Benchmark: the runtime-only layer's size, build time and cold start.
+
+- build: wall time of `make-runtime-layer` for a runtime-only layer (SDK + minimal
+  Python, no executables), median of 3 builds;
+- size: that layer's zip;
+- cold start: a fresh RIE, first invoke until its response (echo handler, 1 KB), for the
+  layer chrooted in the Lambda-shaped sandbox, against the same runtime started by the
+  host's Python under the same RIE; interleaved, median of N starts (default 25).
+Targets: zipped <= 8 MB; cold start <= 1.2 x the host Python's; build <= 10 s. Exit 1 if
+one is missed. Needs root (the sandbox).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bootstrap_sdk.local.rie import Rie, find_rie, write_bootstrap  # noqa: E402
+from bootstrap_sdk.local.sandbox import Sandbox, lay_out  # noqa: E402
+
+PAYLOAD = b'{"data": "' + b"x" * 1010 + b'"}'
+assert len(PAYLOAD) == 1022
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--starts", type=int, default=25)
+    args = parser.parse_args()
+    command = Path(sys.executable).parent / "make-runtime-layer"
+    rie = find_rie()
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        tmp.chmod(0o755)
+        builds: List[float] = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run([str(command), "-q", "-o", str(tmp / "runtime.zip")], check=True)
+            builds.append(time.perf_counter() - started)
+        zipped = (tmp / "runtime.zip").stat().st_size
+        function = tmp / "function"
+        function.mkdir()
+        shutil.copy(ROOT / "scripts" / "bench_functions" / "echo.py", function / "echo.py")
+        subprocess.run([str(Path(sys.executable).parent / "make-function-zip"), "-q", str(function), "-o",
+                        str(tmp / "function.zip")], check=True)
+        root = lay_out(tmp / "root", [tmp / "runtime.zip"], tmp / "function.zip")
+        host_bootstrap = write_bootstrap(tmp / "bootstrap", python=os.path.realpath(sys.executable),
+                                         sys_path=[str(ROOT)])
+        env = {"_HANDLER": "echo.handler", "AWS_LAMBDA_FUNCTION_TIMEOUT": "30"}
+        times: Dict[str, List[float]] = {"layer in sandbox": [], "host python": []}
+        for _ in range(args.starts):
+            sandbox = Sandbox(root, env, rie=rie).start()
+            try:
+                result = sandbox.rie.invoke(PAYLOAD)
+                assert result.body == PAYLOAD, result
+                times["layer in sandbox"].append(result.seconds * 1000)
+            finally:
+                sandbox.stop()
+            plain = Rie([str(host_bootstrap)], env=dict(env, LAMBDA_TASK_ROOT=str(function)), rie=rie,
+                        cwd=str(function)).start()
+            try:
+                result = plain.invoke(PAYLOAD)
+                assert result.body == PAYLOAD, result
+                times["host python"].append(result.seconds * 1000)
+            finally:
+                plain.stop()
+    build = statistics.median(builds)
+    cold = {name: statistics.median(values) for name, values in times.items()}
+    ratio = cold["layer in sandbox"] / cold["host python"]
+    print("runtime-only layer: %.2f MB zipped (%d bytes)" % (zipped / 1e6, zipped))
+    print("build time: %.2f s (median of 3)" % build)
+    print("cold start, median of %d: layer in sandbox %.1f ms, host python %.1f ms" % (
+        args.starts, cold["layer in sandbox"], cold["host python"]))
+    checks = [("zipped <= 8 MB", zipped <= 8_000_000), ("cold start ratio %.3f <= 1.2" % ratio, ratio <= 1.2),
+              ("build %.2f s <= 10 s" % build, build <= 10)]
+    for label, ok in checks:
+        print("%s: %s" % (label, "PASS" if ok else "FAIL"))
+    return 0 if all(ok for _, ok in checks) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
