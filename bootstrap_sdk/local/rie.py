@@ -50,7 +50,9 @@ def free_port() -> int:
 
 
 def template_path(name: str) -> Path:
-    return REPO_ROOT / "templates" / name
+    """A file of templates/: inside the installed package, or at the top of a checkout."""
+    installed = Path(__file__).resolve().parents[1] / "templates" / name
+    return installed if installed.exists() else REPO_ROOT / "templates" / name
 
 
 def write_bootstrap(path: Path, python: str = sys.executable, sys_path: Sequence[str] = (str(REPO_ROOT),)) -> Path:
