@@ -77,18 +77,20 @@ def read_elf(path: str) -> Optional[ElfInfo]:
         newest: Optional[Tuple[int, int]] = None
         for segment in elf.iter_segments():
             if segment.header.p_type == "PT_INTERP":
-                interpreter = segment.get_interp_name()
+                interpreter = segment.get_interp_name()  # type: ignore[attr-defined]
         for section in elf.iter_sections():
             if isinstance(section, DynamicSection):
                 for tag in section.iter_tags():
-                    if tag.entry.d_tag == "DT_NEEDED":
-                        needed.append(tag.needed)
-                    elif tag.entry.d_tag == "DT_RPATH":
-                        rpath.extend(p for p in tag.rpath.split(":") if p)
-                    elif tag.entry.d_tag == "DT_RUNPATH":
-                        runpath.extend(p for p in tag.runpath.split(":") if p)
-                    elif tag.entry.d_tag == "DT_SONAME":
-                        soname = tag.soname
+                    # pyelftools sets these attributes per tag kind (untyped there).
+                    kind = tag.entry.d_tag
+                    if kind == "DT_NEEDED":
+                        needed.append(getattr(tag, "needed"))
+                    elif kind == "DT_RPATH":
+                        rpath.extend(p for p in getattr(tag, "rpath").split(":") if p)
+                    elif kind == "DT_RUNPATH":
+                        runpath.extend(p for p in getattr(tag, "runpath").split(":") if p)
+                    elif kind == "DT_SONAME":
+                        soname = getattr(tag, "soname")
             elif isinstance(section, GNUVerNeedSection):
                 for _, auxiliaries in section.iter_versions():
                     for aux in auxiliaries:
