@@ -297,3 +297,35 @@ def test_run_lambda_local_refuses_over_250_mb_unzipped(built, tmp_path):
 def test_run_lambda_local_without_a_bootstrap(built):
     code, _, err = run_cli(local_cli.main, ["--function", str(built / "function.zip"), "--event", "/dev/null"])
     assert code == 3 and "Runtime.InvalidEntrypoint" in err
+
+
+def test_run_lambda_local_keeps_serving(built):
+    from bootstrap_sdk.local.rie import Invoker, free_port
+
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "run-lambda-local"), "--layer", str(built / "runtime.zip"),
+               "--function", str(built / "function.zip"), "--handler", "handler.handler", "--serve",
+               "--port", str(port), "--quiet"]
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "serving: curl" in (server.stderr.readline() if server.stderr else "")
+        invoker = Invoker(port)
+        names = [invoker.invoke(json.dumps({"name": n}).encode()).json()["greeting"] for n in ("a", "b", "c")]
+        assert names == ["Hello, a!", "Hello, b!", "Hello, c!"]
+    finally:
+        server.terminate()
+        assert server.wait(20) == 0
+
+
+def test_zip_over_50_mb_is_a_warning_with_the_s3_route():
+    from bootstrap_sdk.packaging.checks import Findings, check_zipped_size
+    from bootstrap_sdk.packaging.manifest import layer_manifest
+
+    findings = Findings()
+    check_zipped_size(52_428_801, findings)
+    assert findings.errors == [] and "upload it to S3" in findings.warnings[0]
+    manifest = layer_manifest(name="big", description="d", license="MIT", zip_path=Path("big.zip"), sha256="00" * 32,
+                              zipped_bytes=52_428_801, unzipped_bytes=1, budget_left=1, runtimes=["provided.al2023"],
+                              architectures=["x86_64"], python="3.11", files=1, bundled_libraries=[], warnings=[])
+    assert "--content S3Bucket=YOUR_BUCKET,S3Key=big.zip" in manifest["publish_command"]
+    assert "--license-info MIT" in manifest["publish_command"]
