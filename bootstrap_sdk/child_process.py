@@ -214,7 +214,7 @@ class LineSplitter:
             self.pending = b""
 
     def _emit(self, raw: bytes) -> None:
-        line = raw.rstrip(b"\r").decode("utf-8", "replace")
+        line = raw.decode("utf-8", "replace").rstrip()  # COBOL pads DISPLAY lines with spaces
         self.tail.append(line)
         if len(self.tail) > _STDERR_TAIL_LINES:
             del self.tail[0]

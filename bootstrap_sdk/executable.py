@@ -81,6 +81,8 @@ class ExecutableHandler:
                             % (program, os.stat(program).st_mode & 0o7777))
         self.argv = [program] + words[1:]
         self.name = os.path.basename(program)
+        # How errors name the program: its command line, the program's directory left out.
+        self.command = " ".join([self.name] + words[1:])
         margin = _setting(env, "MARGIN_MS", "500")
         if not margin.isdigit():
             raise InitError("Runtime.InvalidExecutableConfig", "BOOTSTRAP_SDK_EXEC_MARGIN_MS=%r is not a number of "
@@ -89,6 +91,7 @@ class ExecutableHandler:
         self.workdirs = Workdirs(_setting(env, "WORKDIR", "/tmp"))
         self.input_name = _setting(env, "INPUT", "LAMBDA_EVENT_FILE")
         self.output_name = _setting(env, "OUTPUT", "LAMBDA_RESPONSE_FILE")
+        self.records = self._record_codec(env, task_root)
         self.task_root = task_root
         hidden = set(HIDDEN_VARIABLES)
         if _setting(env, "CREDENTIALS", "1") in ("0", "false", "no", "off"):
@@ -104,6 +107,30 @@ class ExecutableHandler:
                                                 self._stderr_sink)
         shutdown.on_shutdown(self.stop)
 
+    def _record_codec(self, env: Mapping[str, str], task_root: str) -> Any:
+        """The copybook codec, when BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK / _OUTPUT_COPYBOOK are set."""
+        paths = [_setting(env, "INPUT_COPYBOOK", ""), _setting(env, "OUTPUT_COPYBOOK", "")]
+        if not any(paths):
+            return None
+        if self.mode == "persistent":
+            raise InitError("Runtime.InvalidExecutableConfig", "copybooks work with the stdio and file modes, "
+                            "not persistent (whose protocol is JSON already)")
+        from .copybook import Copybook, CopybookError, RecordCodec
+
+        books: List[Optional[Copybook]] = []
+        for path in paths:
+            if not path:
+                books.append(None)
+                continue
+            full = os.path.join(task_root, path)
+            try:
+                books.append(Copybook.load(full))
+            except OSError as exc:
+                raise InitError("Runtime.InvalidExecutableConfig", "copybook %s: %s" % (full, exc.strerror)) from None
+            except CopybookError as exc:
+                raise InitError("Runtime.InvalidCopybook", str(exc)) from None
+        return RecordCodec(books[0], books[1], b"\n" if self.mode == "stdio" else b"")
+
     # -- per invoke --------------------------------------------------------------------
     def __call__(self, event: bytes, context: Context) -> bytes:
         if self._subreaper_of != os.getpid():
@@ -113,7 +140,24 @@ class ExecutableHandler:
         kill_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000.0 - self.margin
         if self.persistent is not None:
             return self._persistent(event, context, workdir, kill_at)
-        return self._run_once(event, context, workdir, kill_at)
+        if self.records is None:
+            return self._run_once(event, context, workdir, kill_at)
+        return self._run_with_records(event, context, workdir, kill_at)
+
+    def _run_with_records(self, event: bytes, context: Context, workdir: str, kill_at: float) -> bytes:
+        from .copybook import RecordError
+        from .payload import encode_result
+
+        try:
+            records, many = self.records.encode_event(event)
+        except RecordError as exc:
+            raise FunctionError("invalid event: %s" % exc, "Copybook.InvalidEvent") from None
+        output = self._run_once(records, context, workdir, kill_at)
+        try:
+            return encode_result(self.records.decode_output(output, many))[0]
+        except RecordError as exc:
+            raise FunctionError("%s wrote output the output copybook does not describe: %s" % (self.command, exc),
+                                "Copybook.InvalidOutput") from None
 
     def after_invoke(self) -> None:
         """Called by the loop once the response is posted: clean-up off the critical path."""
@@ -164,10 +208,10 @@ class ExecutableHandler:
             size = os.path.getsize(path)
         except OSError:
             raise FunctionError("%s exited 0 but wrote no response file (%s=%s)"
-                                % (self.name, self.output_name, path), "Executable.NoOutput") from None
+                                % (self.command, self.output_name, path), "Executable.NoOutput") from None
         if size > RESPONSE_LIMIT:
             raise FunctionError("%s wrote a response of %d bytes, over Lambda's %d-byte limit"
-                                % (self.name, size, RESPONSE_LIMIT), "Executable.ResponseTooLarge")
+                                % (self.command, size, RESPONSE_LIMIT), "Executable.ResponseTooLarge")
         with open(path, "rb") as handle:
             return handle.read()
 
@@ -175,18 +219,18 @@ class ExecutableHandler:
         tail = ("; stderr ends:\n" + outcome.stderr_tail) if outcome.stderr_tail else ""
         if outcome.timed_out:
             raise FunctionError("%s was stopped %d ms before the invoke's deadline after %.1f s%s"
-                                % (self.name, self.margin * 1000, outcome.seconds, tail), "Executable.Timeout")
+                                % (self.command, self.margin * 1000, outcome.seconds, tail), "Executable.Timeout")
         if outcome.overflow:
             raise FunctionError("%s wrote more than %d bytes to stdout, over Lambda's response limit; it was "
-                                "stopped and nothing was sent" % (self.name, RESPONSE_LIMIT),
+                                "stopped and nothing was sent" % (self.command, RESPONSE_LIMIT),
                                 "Executable.ResponseTooLarge")
         status = outcome.status
         if os.WIFSIGNALED(status):
             name = child_process.signal_name(os.WTERMSIG(status))
-            raise FunctionError("%s was killed by %s%s" % (self.name, name, tail), "Executable." + name)
+            raise FunctionError("%s was killed by %s%s" % (self.command, name, tail), "Executable." + name)
         code = os.WEXITSTATUS(status)
         if code != 0:
-            raise FunctionError("%s exited with code %d%s" % (self.name, code, tail), "Executable.ExitCode%d" % code)
+            raise FunctionError("%s exited with code %d%s" % (self.command, code, tail), "Executable.ExitCode%d" % code)
 
     def _persistent(self, event: bytes, context: Context, workdir: str, kill_at: float) -> bytes:
         from .persistent import ProgramFailed, encode_request, reply_body
@@ -212,7 +256,7 @@ class ExecutableHandler:
         assert body is not None
         if len(body) > RESPONSE_LIMIT:
             raise FunctionError("%s replied with %d bytes, over Lambda's %d-byte limit"
-                                % (self.name, len(body), RESPONSE_LIMIT), "Executable.ResponseTooLarge")
+                                % (self.command, len(body), RESPONSE_LIMIT), "Executable.ResponseTooLarge")
         return body
 
     def _spared(self) -> List[int]:

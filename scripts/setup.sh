@@ -22,6 +22,8 @@ fi
 missing=()
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v cobc >/dev/null 2>&1 || missing+=(gnucobol3)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)          # the layer tests extract as a user would
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)   # the sandbox's mount namespace
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian's packages" >&2
   apt_install "${missing[@]}"

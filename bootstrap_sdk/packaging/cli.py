@@ -82,6 +82,9 @@ def layer_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stdlib-module", action="append", default=[], metavar="NAME",
                         help="add a standard-library module and what it imports, e.g. decimal, logging "
                              "(repeatable)")
+    parser.add_argument("--stub-library", action="append", default=[], metavar="SONAME",
+                        help="ship a stub of this library (same name and symbols, no content): for a large "
+                             "dependency the programs never call, e.g. libicudata.so.72 under libcob (repeatable)")
     parser.add_argument("--system-libc", action="store_true",
                         help="do not bundle glibc: programs use the target's, and must not need a newer one")
     parser.add_argument("--bootstrap", type=Path, metavar="FILE",
@@ -107,6 +110,7 @@ def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
         output=args.output, runtime=args.runtime, arch=args.arch, executables=args.executable,
         includes=layer_options_paths(args.include), library_paths=args.library_path, python=args.python,
         stdlib=args.stdlib, stdlib_modules=args.stdlib_module, system_libc=args.system_libc,
+        stub_libraries=args.stub_library,
         bootstrap=args.bootstrap, name=args.name, description=args.description, license=args.license)
     try:
         result = build_layer(options, _progress(args.quiet))

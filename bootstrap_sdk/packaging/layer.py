@@ -52,6 +52,7 @@ class LayerOptions:
     stdlib: str = "minimal"
     stdlib_modules: List[str] = attr.Factory(list)
     system_libc: bool = False
+    stub_libraries: List[str] = attr.Factory(list)  # sonames replaced by stubs (see stub.py)
     bootstrap: Optional[Path] = None
     name: str = "bootstrap-sdk-runtime"
     description: str = "Python custom runtime built with bootstrap-sdk"
@@ -189,7 +190,22 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
             needed = elf.closure(roots, search, skip)
         except elf.LibraryNotFound as exc:
             raise BuildError([str(exc) + "; add its directory with --library-path"]) from None
+        unknown = sorted(set(options.stub_libraries) - set(needed))
+        if unknown:
+            raise BuildError(["--stub-library %s: no bundled program needs it (the closure has %s)"
+                              % (name, ", ".join(sorted(needed))) for name in unknown])
         for soname, info in sorted(needed.items()):
+            if soname in options.stub_libraries:
+                from .stub import StubError, build_stub
+
+                try:
+                    build_stub(info.path, soname, lib_dir / soname)
+                except StubError as exc:
+                    raise BuildError([str(exc)]) from None
+                progress("library: %s replaced by a stub (%s → %s)" % (
+                    soname, checks.megabytes(os.path.getsize(info.path)),
+                    checks.megabytes((lib_dir / soname).stat().st_size)))
+                continue
             _copy(Path(os.path.realpath(info.path)), lib_dir / soname)
         if not options.system_libc:
             python_info = elf.read_elf(str(stage / python_rel))

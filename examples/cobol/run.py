@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""The COBOL example, end to end: build, lay out as Lambda does, run under the RIE, invoke.
+
+    python examples/cobol/run.py [--out build/cobol] [--no-build]
+
+Builds the layer and the function (build.py), lays them out in a Lambda-shaped root
+(/opt, /var/task, /tmp; nothing of this machine's libraries), starts the real RIE
+chrooted into it once per function configuration (functions.json), sends the sample
+events in events/, good and bad, and prints each request with its response.
+Needs root (chroot and a private mount namespace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from bootstrap_sdk.local.sandbox import Sandbox, lay_out  # noqa: E402
+
+import build  # noqa: E402
+
+SAMPLES: List[Tuple[str, str, str]] = [
+    ("payroll", "good-week.json", "a normal week"),
+    ("payroll", "overtime.json", "46 hours, 6 of them at time and a half, and a deduction"),
+    ("payroll", "zero-rate.json", "a bad record: hourly rate zero; PAYROLL rejects it with RETURN-CODE 8"),
+    ("payroll", "invalid-field.json", "an invalid event: text in a numeric field; the codec names the field"),
+    ("payroll", "abend.json", "an abend: hours but zero days worked; divide by zero, RETURN-CODE 16"),
+    ("payroll", "good-week.json", "after all that, the next invoke is served as usual"),
+    ("paybatch", "batch.json", "a batch of four through files PAYIN/PAYOUT; one record is rejected (E4)"),
+]
+
+
+def function_config(name: str) -> Dict[str, str]:
+    config = json.loads((HERE / "functions.json").read_text())[name]
+    env = dict(config["environment"])
+    env["_HANDLER"] = config["handler"]
+    env["AWS_LAMBDA_FUNCTION_NAME"] = name
+    env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = "10"
+    return env
+
+
+def show(value: bytes) -> str:
+    """JSON indented for reading, numbers exactly as sent (31.40 stays 31.40, never 31.4)."""
+    try:
+        return _pretty(json.loads(value, parse_float=Decimal, parse_int=Decimal), "")
+    except ValueError:
+        return value.decode("utf-8", "replace")
+
+
+def _pretty(value: object, indent: str) -> str:
+    inner = indent + "  "
+    if isinstance(value, dict):
+        items = ["%s%s: %s" % (inner, json.dumps(k), _pretty(v, inner)) for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}" if items else "{}"
+    if isinstance(value, list):
+        if all(isinstance(v, Decimal) for v in value):
+            return "[" + ", ".join(str(v) for v in value) + "]"
+        return "[\n" + ",\n".join(inner + _pretty(v, inner) for v in value) + "\n" + indent + "]"
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "cobol")
+    parser.add_argument("--no-build", action="store_true", help="use what --out already holds")
+    args = parser.parse_args()
+    if args.no_build:
+        built = {"layer": args.out / "cobol-runtime.zip", "function": args.out / "payroll-function.zip"}
+    else:
+        print("== building the layer and the function (examples/cobol/build.py)")
+        built = build.build(args.out)
+    for kind in ("layer", "function"):
+        manifest = json.loads(built[kind].with_name(built[kind].stem + ".manifest.json").read_text())
+        print("%-8s %s: %.2f MB zipped, %.2f MB unzipped, sha256 %s" % (
+            kind, built[kind].name, manifest["zipped_bytes"] / 1e6, manifest["unzipped_bytes"] / 1e6,
+            manifest["sha256"][:16]))
+    unexpected = 0
+    with tempfile.TemporaryDirectory(prefix="cobol-root-") as tmp:
+        root = lay_out(Path(tmp) / "root", [built["layer"]], built["function"])
+        print("root:    %s holds %s" % (root, ", ".join(sorted("/" + p.name for p in root.iterdir()))))
+        for function in ("payroll", "paybatch"):
+            log_path = Path(tmp) / (function + ".log")
+            with open(log_path, "wb") as log, Sandbox(root, function_config(function), log=log) as sandbox:
+                print("\n######## function %s: _HANDLER=%r" % (function, function_config(function)["_HANDLER"]))
+                for target, event_file, title in SAMPLES:
+                    if target != function:
+                        continue
+                    event = (HERE / "events" / event_file).read_bytes()
+                    result = sandbox.rie.invoke(event)
+                    print("\n== %s (events/%s)" % (title, event_file))
+                    print("request:\n%s" % show(event).strip())
+                    print("response (HTTP %d, %.1f ms):\n%s" % (result.status, result.seconds * 1000, show(result.body)))
+                    unexpected += result.status != 200
+            print("\n-- log of %s (what CloudWatch would hold)" % function)
+            for line in log_path.read_text(errors="replace").splitlines():
+                if "(rapid)" not in line and not line.startswith("time="):
+                    print("   " + line)
+    return 1 if unexpected else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
