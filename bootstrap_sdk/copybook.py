@@ -75,8 +75,11 @@ class Field:
 
 def _statements(text: str) -> List[Tuple[int, str]]:
     """(line number, statement) pairs from fixed- or free-format copybook source."""
-    fixed = all(len(line) < 7 or line[6] in " *-/D" or not line[:6].strip() or line[:6].isdigit()
-                for line in text.splitlines() if line.strip())
+    def fixed_line(line: str) -> bool:  # sequence area blank or numbered, then an indicator
+        area = line[:6]
+        return (not area.strip() or area.isdigit()) and (len(line) <= 6 or line[6] in " *-/Dd$")
+
+    fixed = all(fixed_line(line) for line in text.splitlines() if line.strip())
     code: List[Tuple[int, str]] = []
     for number, raw in enumerate(text.splitlines(), 1):
         if fixed:
@@ -482,7 +485,21 @@ class RecordCodec:
         many = isinstance(event, list)
         if self.inbound is None:
             return body, many
-        return self.inbound.encode_many(event, self.separator), many
+        if not self.separator:
+            return self.inbound.encode_many(event), many
+        records = []
+        for index, item in enumerate(event if many else [event]):
+            record = self.inbound.encode(item)
+            where = "event[%d]" % index if many else "event"
+            # One record a line, read by ACCEPT: a newline would split it, and GnuCOBOL's
+            # ACCEPT takes the byte 0x03 for Ctrl-C (packed and binary fields can hold it).
+            if b"\n" in record:
+                raise RecordError(where, "the record holds a newline byte, which would split the line")
+            if b"\x03" in record:
+                raise RecordError(where, "the record holds the byte 0x03, which GnuCOBOL's ACCEPT reads as Ctrl-C; "
+                                  "keep packed and binary fields out of records read with ACCEPT (files are safe)")
+            records.append(record + self.separator)
+        return b"".join(records), many
 
     def decode_output(self, data: bytes, many: bool) -> Any:
         if self.outbound is None:

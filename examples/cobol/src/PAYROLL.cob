@@ -1,6 +1,6 @@
       *================================================================*
       * PAYROLL - weekly pay for one employee.                         *
-      *   In:  one PAY-IN record on stdin  (ACCEPT)                    *
+      *   In:  one PAYREQ record on stdin (ACCEPT)                     *
       *   Out: one PAY-OUT record on stdout (DISPLAY)                  *
       *   RETURN-CODE  0: paid                                         *
       *                8: the record is invalid (reason on stderr)     *
@@ -10,7 +10,7 @@
        PROGRAM-ID. PAYROLL.
        DATA DIVISION.
        WORKING-STORAGE SECTION.
-       COPY PAYIN.
+       COPY PAYREQ.
        COPY PAYOUT.
        COPY PAYWORK.
        PROCEDURE DIVISION.
