@@ -1,0 +1,196 @@
+"""The COBOL worked example, built and run in the Lambda-shaped sandbox under the RIE.
+
+Expected figures are computed here, independently, with Python's decimal (never floats),
+from the rules the programs implement (examples/cobol/copybooks/PAYCALC.cpy).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root (chroot, mount namespaces)")
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cobol"
+sys.path.insert(0, str(EXAMPLE))
+
+import build  # noqa: E402
+import run  # noqa: E402
+
+from bootstrap_sdk.local.sandbox import Sandbox, lay_out  # noqa: E402
+
+CENT = Decimal("0.01")
+
+
+def expected_pay(employee: Dict[str, Any]) -> Dict[str, Any]:
+    """PAYCALC's rules, written again in Python."""
+    hours = [Decimal(str(h)) for h in employee["hours"]] + [Decimal(0)] * (7 - len(employee["hours"]))
+    rate, tax_rate = Decimal(str(employee["hourly_rate"])), Decimal(str(employee["tax_rate"]))
+    out = {"emp_id": employee["emp_id"], "status": "OK", "regular_hours": Decimal("0.0"),
+           "overtime_hours": Decimal("0.0"), "gross_pay": Decimal("0.00"), "tax": Decimal("0.00"),
+           "net_pay": Decimal("0.00"), "ytd_gross": Decimal("0.00"), "avg_daily_hours": Decimal("0.00"),
+           "message": ""}
+
+    def reject(status: str, message: str) -> Dict[str, Any]:
+        return dict(out, status=status, message=message)
+
+    if not employee["emp_id"].strip():
+        return reject("E1", "EMPLOYEE ID IS MISSING")
+    if rate == 0:
+        return reject("E2", "HOURLY RATE IS ZERO")
+    if employee["days_worked"] > 7:
+        return reject("E3", "MORE THAN 7 DAYS WORKED")
+    if any(h > 24 for h in hours):
+        return reject("E4", "MORE THAN 24 HOURS IN ONE DAY")
+    total = sum(hours)
+    regular = min(total, Decimal(40))
+    overtime = total - regular
+    gross = (rate * regular + rate * Decimal("1.5") * overtime + Decimal(str(employee["adjustment"]))).quantize(
+        CENT, ROUND_HALF_UP)
+    if gross < 0:
+        return dict(reject("E5", "GROSS PAY IS NEGATIVE"), regular_hours=regular, overtime_hours=overtime)
+    tax = (gross * tax_rate).quantize(CENT, ROUND_HALF_UP)
+    average = (total / employee["days_worked"]).quantize(CENT, ROUND_HALF_UP) if total else Decimal("0.00")
+    return dict(out, regular_hours=regular, overtime_hours=overtime, gross_pay=gross, tax=tax, net_pay=gross - tax,
+                ytd_gross=(Decimal(str(employee["ytd_gross"])) + gross).quantize(CENT), avg_daily_hours=average)
+
+
+def decimal_json(body: bytes) -> Any:
+    return json.loads(body, parse_float=Decimal, parse_int=Decimal)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cobol")
+    out.chmod(0o755)
+    built = build.build(out)
+    return lay_out(out / "root", [built["layer"]], built["function"])
+
+
+@pytest.fixture(scope="module")
+def payroll(root) -> Iterator[Sandbox]:
+    with Sandbox(root, run.function_config("payroll")) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def paybatch(root) -> Iterator[Sandbox]:
+    with Sandbox(root, run.function_config("paybatch")) as sandbox:
+        yield sandbox
+
+
+def event(name: str) -> Dict[str, Any]:
+    return decimal_json((EXAMPLE / "events" / name).read_bytes())
+
+
+def test_the_root_holds_only_what_lambda_gives(root):
+    assert sorted(p.name for p in root.iterdir()) == ["dev", "opt", "proc", "tmp", "var"]
+    assert not (root / "usr").exists() and not (root / "lib").exists()
+    assert (root / "var" / "task" / "PAYROLL.so").exists() and (root / "opt" / "bin" / "cobcrun").exists()
+
+
+@pytest.mark.parametrize("name", ["good-week.json", "overtime.json"])
+def test_sample_weeks_are_paid_right(payroll, name):
+    employee = event(name)
+    result = payroll.rie.invoke(_dumps(employee))
+    assert decimal_json(result.body) == expected_pay(employee)
+
+
+hours = st.decimals(min_value=0, max_value=24, places=1)
+employees = st.fixed_dictionaries({
+    "emp_id": st.from_regex(r"E[0-9]{5}", fullmatch=True),
+    "emp_name": st.text(st.sampled_from("ABCDEFGHIJ KLMNOP"), max_size=24),
+    "hourly_rate": st.decimals(min_value="0.01", max_value="999.99", places=2),
+    "tax_rate": st.decimals(min_value=0, max_value="0.999", places=3),
+    "adjustment": st.decimals(min_value="-99999.99", max_value="99999.99", places=2),
+    "ytd_gross": st.decimals(min_value="-9999999.99", max_value="9999999.99", places=2),
+    "days_worked": st.integers(1, 7),
+    "hours": st.lists(hours, min_size=0, max_size=7),
+}).filter(lambda e: len(e["hours"]) <= e["days_worked"])
+
+
+def _dumps(value: Any) -> bytes:
+    from bootstrap_sdk.payload import encode_result
+
+    return encode_result(value)[0]
+
+
+@given(employee=employees)
+@example(employee={"emp_id": "E00001", "emp_name": "", "hourly_rate": Decimal("0.01"), "tax_rate": Decimal("0.5"),
+                   "adjustment": 0, "ytd_gross": 0, "days_worked": 3, "hours": [3, 3, 3]})  # tax 0.045 → 0.05
+@settings(max_examples=40)
+def test_generated_weeks_match_an_independent_computation(payroll, employee):
+    result = payroll.rie.invoke(_dumps(employee))
+    body = decimal_json(result.body)
+    want = expected_pay(employee)
+    if want["status"] == "OK":
+        assert body == want
+    else:  # PAYROLL rejects the record: RETURN-CODE 8, the reason on stderr
+        assert body["errorType"] == "Executable.ExitCode8"
+        assert "REJECTED %s %s" % (want["status"], want["message"]) in body["errorMessage"]
+
+
+@pytest.mark.parametrize("change, status, message", [
+    ({"emp_id": ""}, "E1", "EMPLOYEE ID IS MISSING"),
+    ({"hourly_rate": 0}, "E2", "HOURLY RATE IS ZERO"),
+    ({"days_worked": 8}, "E3", "MORE THAN 7 DAYS WORKED"),
+    ({"hours": [8, Decimal("24.1")]}, "E4", "MORE THAN 24 HOURS IN ONE DAY"),
+    ({"adjustment": Decimal("-5000.00")}, "E5", "GROSS PAY IS NEGATIVE"),
+])
+def test_bad_records_are_rejected_with_return_code_8(payroll, change, status, message):
+    employee = dict(event("good-week.json"), **change)
+    error = decimal_json(payroll.rie.invoke(_dumps(employee)).body)
+    assert error["errorType"] == "Executable.ExitCode8"
+    assert error["errorMessage"].endswith("PAYROLL: EMPLOYEE %-6s REJECTED %s %s" % (employee["emp_id"], status,
+                                                                                  message))
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"hourly_rate": "thirty-one"}, "hourly_rate", "'thirty-one' is not a number (PIC 9(3)V99)"),
+    ({"emp_name": "X" * 25}, "emp_name", "too long for PIC X(24)"),
+    ({"hourly_rate": Decimal("31.405")}, "hourly_rate", "more than 2 decimal places"),
+    ({"hours": [1] * 8}, "hours", "8 items, but OCCURS 7"),
+    ({"tax_rate": -1}, "tax_rate", "is negative, but PIC V999 is unsigned"),
+])
+def test_invalid_events_name_the_field(payroll, change, field, message):
+    employee = dict(event("good-week.json"), **change)
+    error = decimal_json(payroll.rie.invoke(_dumps(employee)).body)
+    assert error["errorType"] == "Copybook.InvalidEvent"
+    assert error["errorMessage"] == "invalid event: %s: %s" % (field, error["errorMessage"].split(": ", 2)[2])
+    assert message in error["errorMessage"] and field in error["errorMessage"]
+
+
+def test_missing_field_is_named(payroll):
+    employee = event("good-week.json")
+    del employee["tax_rate"]
+    error = decimal_json(payroll.rie.invoke(_dumps(employee)).body)
+    assert (error["errorType"], error["errorMessage"]) == ("Copybook.InvalidEvent", "invalid event: tax_rate: missing")
+
+
+def test_abend_is_an_error_and_the_next_invoke_works(payroll):
+    error = decimal_json(payroll.rie.invoke((EXAMPLE / "events" / "abend.json").read_bytes()).body)
+    assert error["errorType"] == "Executable.ExitCode16"
+    assert "PAYCALC ABEND: DIVIDE BY ZERO, DAYS WORKED = 0 FOR EMPLOYEE E00123" in error["errorMessage"]
+    employee = event("good-week.json")
+    assert decimal_json(payroll.rie.invoke(_dumps(employee)).body) == expected_pay(employee)
+
+
+def test_batch_through_files(paybatch):
+    employees: List[Dict[str, Any]] = event("batch.json")
+    results = decimal_json(paybatch.rie.invoke(_dumps(employees)).body)
+    assert results == [expected_pay(e) for e in employees]
+    assert [r["status"] for r in results] == ["OK", "OK", "OK", "E4"]
+
+
+def test_empty_batch_is_an_error(paybatch):
+    error = decimal_json(paybatch.rie.invoke(b"[]").body)
+    assert error["errorType"] == "Executable.ExitCode12"
+    assert "PAYBATCH: NO INPUT RECORDS" in error["errorMessage"]
