@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import List
+from typing import List, Tuple
 
 from elftools.elf.elffile import ELFFile
 
@@ -22,7 +22,7 @@ class StubError(Exception):
     pass
 
 
-def exported_symbols(path: str) -> List[tuple]:
+def exported_symbols(path: str) -> List[Tuple[str, bool]]:
     """(name, is_function) for every symbol the library defines for others."""
     with open(path, "rb") as handle:
         elf = ELFFile(handle)
