@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from typing import Any, Callable, List
 
 _hooks: List[Callable[[], Any]] = []
-_installed = False
 
 
 def on_shutdown(hook: Callable[[], Any]) -> Callable[[], Any]:
@@ -70,8 +69,6 @@ def _exit_after_hooks(signum: int, frame: Any) -> None:
 
 def install_sigterm_handler(handler: Callable[[int, Any], None] = _exit_after_hooks) -> None:
     """Make SIGTERM run ``handler`` (the hooks, by default) in the main thread."""
-    global _installed
     import signal
 
     signal.signal(signal.SIGTERM, handler)
-    _installed = True

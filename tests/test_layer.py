@@ -329,3 +329,19 @@ def test_zip_over_50_mb_is_a_warning_with_the_s3_route():
                               architectures=["x86_64"], python="3.11", files=1, bundled_libraries=[], warnings=[])
     assert "--content S3Bucket=YOUR_BUCKET,S3Key=big.zip" in manifest["publish_command"]
     assert "--license-info MIT" in manifest["publish_command"]
+
+
+def test_origin_relative_runpath_is_followed_from_where_the_program_was(built, tmp_path):
+    """A program found its libraries through $ORIGIN at home: the layer's closure must too."""
+    bindir = built / "bin"
+    bindir.mkdir(exist_ok=True)
+    subprocess.run(["gcc", "-o", str(bindir / "greet-origin"), str(HERE / "layer_programs" / "greet.c"),
+                    "-L" + str(built / "libs"), "-lgreet", "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../libs"],
+                   check=True)
+    output, manifest = build(tmp_path, "origin", "--executable", str(bindir / "greet-origin"))
+    assert "libgreet.so" in manifest["bundled_libraries"]
+    root = empty_root(tmp_path)
+    unzip(output, root / "opt")
+    unzip(built / "empty-function.zip", root / "var" / "task")
+    with Sandbox(root, {"_HANDLER": "greet-origin"}) as sandbox:
+        assert sandbox.rie.invoke(b"Origin\n").body == b"Hello from libgreet, Origin!\n"

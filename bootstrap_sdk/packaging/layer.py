@@ -137,6 +137,8 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
         _copy(Path(interpreter.executable), stage / python_rel)
         jobs: List[Tuple[str, str, str]] = []
         elf_roots: List[str] = [python_rel]
+        # Where each root came from: closures resolve there, where $ORIGIN means what it meant.
+        origins: Dict[str, str] = {python_rel: interpreter.executable}
         for item in files:
             target = stage / stdlib_rel / item.relative
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +147,9 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
             else:
                 shutil.copy2(item.source, target)
                 if item.kind == "so":
-                    elf_roots.append("%s/%s" % (stdlib_rel, item.relative))
+                    rel = "%s/%s" % (stdlib_rel, item.relative)
+                    elf_roots.append(rel)
+                    origins[rel] = item.source
         # -- the runtime ---------------------------------------------------------------
         sdk_rel = "%s/sdk/bootstrap_sdk" % PRIVATE
         tag = "cpython-%d%d" % interpreter.version
@@ -168,6 +172,7 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
             _copy(executable.resolve(), stage / rel)
             if elf.read_elf(str(stage / rel)) is not None:
                 elf_roots.append(rel)
+                origins[rel] = str(executable.resolve())
             progress("executable: %s → /opt/%s" % (executable, rel))
         for source, dest in options.includes:
             _copy(source, stage / dest)
@@ -176,14 +181,12 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
         # -- the shared-library closure -------------------------------------------------
         roots = []
         for rel in elf_roots:
-            info = elf.read_elf(str(stage / rel))
-            if info is None:
-                continue
+            info = elf.read_elf(origins[rel])
+            assert info is not None
             if info.machine != elf.MACHINES[options.arch]:
                 raise BuildError(["%s is built for %s, not %s (%s)" % (rel, info.machine, options.arch,
                                                                         elf.MACHINES[options.arch])])
-            # Resolve from the host file's location, where its $ORIGIN-relative paths make sense.
-            roots.append(attr.evolve(info, path=str(stage / rel)))
+            roots.append(info)
         search = [str(p) for p in options.library_paths] + elf.system_library_dirs()
         skip = elf.GLIBC_SONAMES if options.system_libc else ()
         try:
