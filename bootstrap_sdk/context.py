@@ -11,7 +11,7 @@ import json
 import os
 import time
 
-from .errors import CONTEXT_UNMARSHAL_ERROR, InvokeError
+from .errors import CONTEXT_UNMARSHAL_ERROR, FunctionError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,10 +96,10 @@ def _parse_json_header(value: Optional[str], what: str) -> Optional[Dict[str, An
     try:
         parsed = json.loads(value)
     except ValueError as exc:
-        raise InvokeError(CONTEXT_UNMARSHAL_ERROR, "Unable to parse %s JSON: %s" % (what, exc)) from None
+        raise FunctionError("Unable to parse %s JSON: %s" % (what, exc), CONTEXT_UNMARSHAL_ERROR) from None
     if parsed is not None and not isinstance(parsed, dict):
-        raise InvokeError(CONTEXT_UNMARSHAL_ERROR,
-                          "Unable to parse %s JSON: expected an object, got %s" % (what, type(parsed).__name__))
+        raise FunctionError("Unable to parse %s JSON: expected an object, got %s" % (what, type(parsed).__name__),
+                            CONTEXT_UNMARSHAL_ERROR)
     return parsed
 
 

@@ -38,7 +38,9 @@ class FunctionError(Exception):
 
     ``FunctionError("record 3: bad date", error_type="Validation.BadDate")`` gives an
     error response with that errorType and message; any other exception reports its
-    class name.
+    class name. The runtime raises it too, for failures of one invoke that are its own
+    doing (an event that is not JSON, an executable that exited non-zero): raised from
+    the runtime's code, it carries no stack trace.
     """
 
     def __init__(self, message: str, error_type: str = "FunctionError") -> None:
@@ -54,15 +56,6 @@ class InitError(Exception):
         self.error_type = error_type
         self.message = message
         self.stack_trace = stack_trace or []
-
-
-class InvokeError(Exception):
-    """A failure of one invoke that is the runtime's doing, not the handler's."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
 
 
 def header_error_type(error_type: str) -> str:
@@ -120,8 +113,8 @@ class ErrorReport:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> "ErrorReport":
-        if isinstance(exc, (InitError, InvokeError)):
-            return cls(exc.error_type, exc.message, getattr(exc, "stack_trace", None))
+        if isinstance(exc, InitError):
+            return cls(exc.error_type, exc.message, exc.stack_trace)
         import traceback
 
         frames = _frames(exc.__traceback__)

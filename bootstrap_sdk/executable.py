@@ -233,7 +233,7 @@ class ExecutableHandler:
             raise FunctionError("%s exited with code %d%s" % (self.command, code, tail), "Executable.ExitCode%d" % code)
 
     def _persistent(self, event: bytes, context: Context, workdir: str, kill_at: float) -> bytes:
-        from .persistent import ProgramFailed, encode_request, reply_body
+        from .persistent import encode_request, reply_body
 
         assert self.persistent is not None
         request = encode_request(context.aws_request_id, event, {
@@ -246,9 +246,9 @@ class ExecutableHandler:
             reply = self.persistent.invoke(request, context.aws_request_id, kill_at, self._stdout_sink, self.grace)
         except SpawnError as exc:
             raise FunctionError(str(exc), "Executable.SpawnError") from None
-        except ProgramFailed as exc:
-            child_process.sweep(self._spared())  # whatever the dead program left behind
-            raise FunctionError(exc.message, exc.error_type) from None
+        except FunctionError:  # the program died or was stopped: sweep what it left behind
+            child_process.sweep(self._spared())
+            raise
         child_process.reap(self._spared())  # a live program owns its children; collect zombies only
         body, error = reply_body(reply)
         if error is not None:

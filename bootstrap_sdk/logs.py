@@ -53,9 +53,6 @@ class LogSink:
         log_format = "JSON" if force_json else os.environ.get("AWS_LAMBDA_LOG_FORMAT", "Text")
         return cls(log_format, os.environ.get("AWS_LAMBDA_LOG_LEVEL", ""))
 
-    def enabled(self, level: int) -> bool:
-        return level >= self.level
-
     def format(self, level: int, message: str, logger: str = "bootstrap_sdk",
                extra: Optional[Dict[str, Any]] = None, now: Optional[float] = None) -> str:
         now = time.time() if now is None else now

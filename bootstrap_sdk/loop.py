@@ -25,7 +25,7 @@ from .streaming import ResponseStream, is_stream
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, Optional, Union
+    from typing import Any, Callable, Optional
 
     from .context import Invocation
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from .errors import MARSHAL_ERROR, UNMARSHAL_ERROR, InvokeError
+from .errors import MARSHAL_ERROR, UNMARSHAL_ERROR, FunctionError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ def decode_event(body: bytes) -> Any:
     try:
         return json.loads(body)
     except ValueError as exc:
-        raise InvokeError(UNMARSHAL_ERROR, "Unable to unmarshal input: %s" % (exc,)) from None
+        raise FunctionError("Unable to unmarshal input: %s" % (exc,), UNMARSHAL_ERROR) from None
 
 
 class _NeedsExactEncoding(Exception):
@@ -70,7 +70,7 @@ def encode_result(result: Any) -> Tuple[bytes, str]:
         except _NeedsExactEncoding:
             text = _exact_encode(result)
     except (TypeError, ValueError, RecursionError) as exc:
-        raise InvokeError(MARSHAL_ERROR, "Unable to marshal response: %s" % (exc,)) from None
+        raise FunctionError("Unable to marshal response: %s" % (exc,), MARSHAL_ERROR) from None
     return text.encode("utf-8", "surrogatepass"), JSON_CONTENT_TYPE
 
 

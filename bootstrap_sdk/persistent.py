@@ -28,21 +28,13 @@ import time
 
 from . import child_process
 from .child_process import LineSplitter
+from .errors import FunctionError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 _READ_SIZE = 65536
-
-
-class ProgramFailed(Exception):
-    """The program died, timed out or broke the protocol during an invoke."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
 
 
 def encode_request(request_id: str, body: bytes, context: Mapping[str, Any]) -> bytes:
@@ -130,7 +122,7 @@ class PersistentProgram:
         self.pid = 0
         self.stderr.close()
 
-    def _died(self, status: int) -> ProgramFailed:
+    def _died(self, status: int) -> FunctionError:
         self._forget()
         description = child_process.describe_status(status)
         if os.WIFSIGNALED(status):
@@ -138,8 +130,8 @@ class PersistentProgram:
         else:
             error_type = "Executable.ExitCode%d" % os.WEXITSTATUS(status)
         tail = self.stderr.tail_text()
-        return ProgramFailed(error_type, "persistent program %s while serving this invoke; it is restarted "
-                             "for the next one%s" % (description, "; stderr ends:\n" + tail if tail else ""))
+        return FunctionError("persistent program %s while serving this invoke; it is restarted for the next "
+                             "one%s" % (description, "; stderr ends:\n" + tail if tail else ""), error_type)
 
     def invoke(self, request: bytes, request_id: str, kill_at: float, on_chatter: Callable[[str], None],
                grace: float = 0.2) -> Dict[str, Any]:
@@ -168,8 +160,8 @@ class PersistentProgram:
                     end = self._buffer.find(b"\n")
                 if len(self._buffer) > self.max_line:
                     self.stop(0)
-                    raise ProgramFailed("Executable.ResponseTooLarge", "persistent program's reply line "
-                                        "exceeds %d bytes; it is restarted" % self.max_line)
+                    raise FunctionError("persistent program's reply line exceeds %d bytes; it is restarted"
+                                        % self.max_line, "Executable.ResponseTooLarge")
                 pending = self._step(pending, kill_at, grace)
         finally:
             if self._stdin >= 0 and self._poller is not None:
@@ -184,9 +176,9 @@ class PersistentProgram:
         now = time.monotonic()
         if now >= kill_at:
             status = self.stop(grace)
-            raise ProgramFailed("Executable.Timeout",
-                                "persistent program gave no reply before the deadline margin; it was %s and "
-                                "is restarted for the next invoke" % child_process.describe_status(status or 0))
+            raise FunctionError("persistent program gave no reply before the deadline margin; it was %s and is "
+                                "restarted for the next invoke" % child_process.describe_status(status or 0),
+                                "Executable.Timeout")
         wait_ms = int((kill_at - now) * 1000) + 1
         if self._pidfd < 0:
             wait_ms = min(wait_ms, 10)

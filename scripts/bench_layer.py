@@ -27,7 +27,8 @@ from typing import Dict, List
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bootstrap_sdk.local.rie import Rie, find_rie, write_bootstrap  # noqa: E402
+from bootstrap_sdk.local.rie import Rie, find_rie  # noqa: E402
+from bootstrap_sdk.packaging.bootstrap_file import write_bootstrap  # noqa: E402
 from bootstrap_sdk.local.sandbox import Sandbox, lay_out  # noqa: E402
 
 PAYLOAD = b'{"data": "' + b"x" * 1010 + b'"}'

@@ -22,7 +22,8 @@ from typing import Dict, List
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bootstrap_sdk.local.rie import Rie, find_rie, write_bootstrap  # noqa: E402
+from bootstrap_sdk.local.rie import Rie, find_rie  # noqa: E402
+from bootstrap_sdk.packaging.bootstrap_file import write_bootstrap, write_peer_bootstrap  # noqa: E402
 
 FUNCTIONS = ROOT / "scripts" / "bench_functions"
 PAYLOAD = json.dumps({"data": "x" * (1024 - len(json.dumps({"data": ""})))}).encode()
@@ -32,10 +33,7 @@ assert len(PAYLOAD) == 1024
 def bootstraps(workdir: Path) -> Dict[str, List[str]]:
     python = os.path.realpath(sys.executable)
     ours = write_bootstrap(workdir / "bootstrap-sdk", python=python, sys_path=[str(ROOT)])
-    theirs = workdir / "awslambdaric"
-    theirs.write_text("#!%s\nimport os, sys\nos.execv(sys.executable, [sys.executable, '-m', 'awslambdaric', "
-                      "os.environ['_HANDLER']])\n" % sys.executable)
-    theirs.chmod(0o755)
+    theirs = write_peer_bootstrap(workdir / "awslambdaric", "awslambdaric")
     return {"bootstrap-sdk": [str(ours)], "awslambdaric": [str(theirs)]}
 
 

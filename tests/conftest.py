@@ -12,7 +12,9 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence
 import pytest
 from hypothesis import HealthCheck, settings
 
-from bootstrap_sdk.local.rie import Rie, find_rie, write_bootstrap
+from bootstrap_sdk.local.bind_exec import command_prefix
+from bootstrap_sdk.local.rie import Rie, find_rie
+from bootstrap_sdk.packaging.bootstrap_file import write_bootstrap, write_peer_bootstrap
 
 FUNCTIONS = Path(__file__).parent / "functions"
 
@@ -117,17 +119,12 @@ def start_runtime(rie_binary: str, bootstrap_file: Path, functions_dir: Path, tm
 def multi_concurrency_wrapper(task_root: Path) -> List[str]:
     """Argv prefix for the RIE in multi-concurrency mode, which only looks for Lambda's own
     bootstrap paths: ``task_root`` is bind-mounted onto /var/task in a private mount namespace."""
-    return ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-m",
-            "bootstrap_sdk.local.bind_exec", "--bind", str(task_root), "/var/task", "--"]
+    return command_prefix([(str(task_root), "/var/task")])
 
 
 def awslambdaric_bootstrap(tmp: Path) -> List[str]:
     """A bootstrap that runs the official client, as its README says: python -m awslambdaric."""
-    path = tmp / "awslambdaric-bootstrap"
-    path.write_text("#!%s\nimport os, sys\nos.execv(sys.executable, [sys.executable, '-m', 'awslambdaric', "
-                    "os.environ['_HANDLER']])\n" % sys.executable)
-    path.chmod(0o755)
-    return [str(path)]
+    return [str(write_peer_bootstrap(tmp / "awslambdaric-bootstrap", "awslambdaric"))]
 
 
 @pytest.fixture(autouse=True, scope="module")

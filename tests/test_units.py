@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bootstrap_sdk.errors import ErrorReport, InitError, InvokeError, header_error_type
+from bootstrap_sdk.errors import ErrorReport, FunctionError, InitError, header_error_type
 from bootstrap_sdk.handler_loader import split_handler
 from bootstrap_sdk.http_connection import ConnectionLost, HttpConnection, split_address
 from bootstrap_sdk.logs import LogSink, set_request_id
@@ -72,7 +72,7 @@ def test_any_finite_decimal_round_trips_exactly(value):
 
 
 def test_unserialisable_result_is_a_marshal_error():
-    with pytest.raises(InvokeError) as caught:
+    with pytest.raises(FunctionError) as caught:
         encode_result({"x": {1, 2}})
     assert caught.value.error_type == "Runtime.MarshalError"
 

@@ -13,9 +13,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 USAGE = "usage: bind_exec [--bind SRC DST]... [--chroot DIR] [--chdir DIR] -- COMMAND [ARGS...]"
+
+
+def command_prefix(binds: Sequence[Tuple[str, str]], root: Optional[str] = None,
+                   chdir: Optional[str] = None) -> List[str]:
+    """The argv that runs a command with these mounts in a private mount namespace
+    (append the command itself)."""
+    argv = ["unshare", "--mount", "--propagation", "private", "--", sys.executable, "-m",
+            "bootstrap_sdk.local.bind_exec"]
+    for source, target in binds:
+        argv += ["--bind", source, target]
+    if root is not None:
+        argv += ["--chroot", root]
+    if chdir is not None:
+        argv += ["--chdir", chdir]
+    return argv + ["--"]
 
 
 def parse(argv: List[str]) -> Tuple[List[Tuple[str, str]], Optional[str], Optional[str], List[str]]:

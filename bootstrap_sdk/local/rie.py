@@ -14,13 +14,10 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence
 
-RIE_VERSION = "v0.0.0-20261030222936-bef5c4ba774d"
-RIE_MODULE = "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,21 +44,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def template_path(name: str) -> Path:
-    """A file of templates/: inside the installed package, or at the top of a checkout."""
-    installed = Path(__file__).resolve().parents[1] / "templates" / name
-    return installed if installed.exists() else REPO_ROOT / "templates" / name
-
-
-def write_bootstrap(path: Path, python: str = sys.executable, sys_path: Sequence[str] = (str(REPO_ROOT),)) -> Path:
-    """Write an executable bootstrap that runs ``python -m bootstrap_sdk`` the layer's way."""
-    text = template_path("bootstrap.in").read_text()
-    text = text.replace("{python}", python).replace("{sys_path}", repr(list(sys_path)))
-    path.write_text(text)
-    path.chmod(0o755)
-    return path
 
 
 class InvokeResult:

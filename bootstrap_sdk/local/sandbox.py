@@ -18,12 +18,12 @@ Needs root (chroot and ``unshare --mount``), as Docker would.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
-from typing import IO, Dict, List, Mapping, Optional, Sequence
+from typing import IO, Dict, Mapping, Optional, Sequence
 
 from ..packaging.checks import MAX_LAYERS, UNZIPPED_LIMIT, megabytes
 from ..packaging.zipper import extract, unzipped_size
+from .bind_exec import command_prefix
 from .rie import Rie, find_rie
 
 LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
@@ -96,14 +96,9 @@ class Sandbox:
         self.root = root.resolve()
         self.bootstrap = bootstrap_in(self.root)
         host_rie = rie or find_rie()
-        wrapper: List[str] = [
-            "unshare", "--mount", "--propagation", "private", "--", sys.executable, "-m",
-            "bootstrap_sdk.local.bind_exec",
-            "--bind", "/dev", str(self.root / "dev"),
-            "--bind", "/proc", str(self.root / "proc"),
-            "--bind", host_rie, str(self.root / RIE_IN_ROOT.lstrip("/")),
-            "--chroot", str(self.root), "--chdir", "/var/task", "--",
-        ]
+        wrapper = command_prefix([("/dev", str(self.root / "dev")), ("/proc", str(self.root / "proc")),
+                                  (host_rie, str(self.root / RIE_IN_ROOT.lstrip("/")))],
+                                 root=str(self.root), chdir="/var/task")
         self.rie = Rie([], env=sandbox_env(env or {}), log=log, rie=RIE_IN_ROOT, wrapper=wrapper,
                        cwd=str(Path(__file__).resolve().parents[2]), port=port)
 

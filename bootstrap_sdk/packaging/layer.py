@@ -27,6 +27,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import attr
 
 from . import checks, elf, patch, python_bundle, zipper
+from .bootstrap_file import write_bootstrap
 from .manifest import layer_manifest, sha256_of, write_manifest
 
 PRIVATE = "bootstrap-sdk"
@@ -120,7 +121,6 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
         private = stage / PRIVATE
         lib_dir = private / "lib"
         lib_dir.mkdir(parents=True)
-        python_home = private / "python"
         python_rel = "%s/python/bin/%s" % (PRIVATE, interpreter.name)
         stdlib_rel = "%s/python/lib/%s" % (PRIVATE, interpreter.name)
         loader_name = elf.LOADERS[options.arch]
@@ -240,13 +240,8 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
         if options.bootstrap is not None:
             _copy(options.bootstrap, stage / "bootstrap")
         else:
-            from ..local.rie import template_path
-
-            template = template_path("bootstrap.in").read_text()
-            text = template.replace("{python}", "%s/%s" % (OPT, python_rel)).replace(
-                "{sys_path}", repr(["%s/%s/sdk" % (OPT, PRIVATE)]))
-            (stage / "bootstrap").write_text(text)
-            (stage / "bootstrap").chmod(0o755)
+            write_bootstrap(stage / "bootstrap", python="%s/%s" % (OPT, python_rel),
+                            sys_path=["%s/%s/sdk" % (OPT, PRIVATE)])
 
         # -- checks, then the zip --------------------------------------------------------
         progress("checking: paths, modes, symlinks, architecture, glibc, bootstrap, size")

@@ -67,7 +67,6 @@ def write_zip(root: Path, output: Path, epoch: Optional[int] = None) -> None:
             elif stat.S_ISLNK(mode):
                 archive.writestr(info, os.readlink(path).encode())
             else:
-                info.compress_type = zipfile.ZIP_DEFLATED
                 archive.writestr(info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
     os.replace(tmp, output)
 
