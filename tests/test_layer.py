@@ -216,6 +216,23 @@ def test_refuses_absolute_and_dotdot_destinations(tmp_path):
     assert "'/etc/f': layer paths are relative" in err and "'../f': '..' would leave the layer" in err
 
 
+def test_refuses_executables_that_are_not_programs(tmp_path):
+    data = tmp_path / "table.dat"
+    data.write_text("x")
+    err = refused(tmp_path, "--executable", str(data), "--executable", str(tmp_path),
+                  "--executable", str(tmp_path / "missing"))
+    assert "table.dat is not executable (mode 644)" in err
+    assert "is not a file: --executable takes programs" in err
+    assert "missing: no such file (for --executable)" in err
+
+
+def test_run_lambda_local_refuses_a_file_that_is_not_a_zip(tmp_path):
+    fake = tmp_path / "layer.zip"
+    fake.write_text("not a zip")
+    code, _, err = run_cli(local_cli.main, ["--layer", str(fake), "--event", "/dev/null"])
+    assert code == 3 and "layer.zip is not a zip file" in err
+
+
 def test_refuses_a_missing_or_non_executable_bootstrap(tmp_path):
     assert "no such file (for bootstrap)" in refused(tmp_path, "--bootstrap", str(tmp_path / "missing"))
     plain = tmp_path / "bootstrap"

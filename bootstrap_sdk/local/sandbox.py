@@ -18,6 +18,7 @@ Needs root (chroot and ``unshare --mount``), as Docker would.
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 from typing import IO, Dict, Mapping, Optional, Sequence
 
@@ -43,7 +44,10 @@ def check_inputs(layers: Sequence[Path], function: Optional[Path]) -> int:
     for path in list(layers) + ([function] if function else []):
         if not path.is_file():
             raise SandboxError("%s: no such zip" % path)
-        total += unzipped_size(path)
+        try:
+            total += unzipped_size(path)
+        except zipfile.BadZipFile as exc:
+            raise SandboxError("%s is not a zip file (%s)" % (path, exc)) from None
     if total > UNZIPPED_LIMIT:
         raise SandboxError("function and layers unzip to %s, over Lambda's %s limit"
                            % (megabytes(total), megabytes(UNZIPPED_LIMIT)))

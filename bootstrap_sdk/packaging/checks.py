@@ -149,3 +149,17 @@ def source_problems(paths: Dict[str, Path]) -> List[str]:
         if not source.exists() and not source.is_symlink():
             problems.append("%s: no such file (for %s)" % (source, dest))
     return problems
+
+
+def executable_problems(paths: Iterable[Path]) -> List[str]:
+    """--executable inputs that are not programs at all."""
+    problems = []
+    for path in paths:
+        if not path.exists():
+            problems.append("%s: no such file (for --executable)" % path)
+        elif not path.is_file():
+            problems.append("%s is not a file: --executable takes programs (use --include for directories)" % path)
+        elif not os.access(path, os.X_OK):
+            problems.append("%s is not executable (mode %o): chmod 755 it, or use --include for data"
+                            % (path, stat.S_IMODE(path.stat().st_mode)))
+    return problems

@@ -99,7 +99,7 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
     if options.runtime == "provided.al2":
         warnings.append(checks.AL2_END_OF_LIFE)
     problems = [p for _, dest in options.includes for p in [checks.layer_path_problem(dest)] if p]
-    problems += checks.source_problems({str(p): p for p in options.executables})
+    problems += checks.executable_problems(options.executables)
     problems += checks.source_problems({dest: src for src, dest in options.includes})
     if options.bootstrap is not None:
         problems += checks.source_problems({"bootstrap": options.bootstrap})
