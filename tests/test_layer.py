@@ -85,7 +85,7 @@ def test_runtime_layer_runs_a_python_handler_in_an_empty_root(built, tmp_path):
     root = empty_root(tmp_path)
     unzip(built / "runtime.zip", root / "opt")
     unzip(built / "function.zip", root / "var" / "task")
-    assert sorted(p.name for p in root.iterdir()) == ["dev", "opt", "proc", "tmp", "var"]
+    assert sorted(p.name for p in root.iterdir()) == ["opt", "tmp", "var"]
     assert stat.S_IMODE((root / "opt" / "bootstrap").stat().st_mode) == 0o755
     assert (root / "opt" / "bootstrap").read_text().startswith("#!/opt/bootstrap-sdk/python/bin/python3")
     for path in (root / "opt").rglob("*"):
@@ -239,6 +239,31 @@ def test_refuses_a_missing_or_non_executable_bootstrap(tmp_path):
     plain.write_text("#!/bin/sh\n")
     plain.chmod(0o644)
     assert "bootstrap is not executable (mode 644)" in refused(tmp_path, "--bootstrap", str(plain))
+
+
+def test_scripts_that_lean_on_the_os_are_warned_about(tmp_path):
+    from bootstrap_sdk.packaging.checks import check_tree
+
+    tree = tmp_path / "layer"
+    (tree / "bin").mkdir(parents=True)
+    scripts = {"bootstrap": "#!/bin/sh\n", "bin/own": "#!/opt/bin/tool -x\n", "bin/tool": "#!/usr/bin/env bash\n",
+               "bin/elsewhere": "#!/opt/bin/missing\n", "bin/py": "#!/usr/bin/python3\n",
+               "bin/fn": "#!/var/task/run\n", "bin/data.txt": "#!/bin/sh but not executable\n"}
+    for name, text in scripts.items():
+        (tree / name).write_text(text)
+        (tree / name).chmod(0o644 if name.endswith(".txt") else 0o755)
+    warnings = check_tree(tree, "x86_64", "provided.al2023").warnings
+    assert len(warnings) == 4, warnings
+    assert any(w.startswith("bootstrap starts with '#!/bin/sh': provided.al2023 has it") and "--os-userland" in w
+               for w in warnings)
+    assert any(w.startswith("bin/tool starts with '#!/usr/bin/env'") for w in warnings)
+    assert any(w.startswith("bin/elsewhere starts with '#!/opt/bin/missing', which this tree does not hold")
+               for w in warnings)
+    assert any(w.startswith("bin/py starts with '#!/usr/bin/python3', which neither this tree nor provided.al2023")
+               for w in warnings)
+    as_function = check_tree(tree, "x86_64", "provided.al2023", needs_bootstrap=False, mount="/var/task").warnings
+    assert any(w.startswith("bin/fn starts with '#!/var/task/run', which this tree does not hold")
+               for w in as_function)
 
 
 def test_refuses_programs_needing_a_newer_glibc_than_the_target(built, tmp_path):

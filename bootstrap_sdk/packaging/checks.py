@@ -14,6 +14,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 import attr
 
 from .elf import MACHINES, read_elf
+from .zipper import LinkEscape, LinkLoop, resolve_inside, special_file_problem
 
 UNZIPPED_LIMIT = 262_144_000   # function + all layers, unzipped (250 MB)
 DIRECT_UPLOAD_LIMIT = 52_428_800  # zipped, for a direct upload (50 MB); above: through S3
@@ -52,19 +53,26 @@ def layer_path_problem(dest: str) -> Optional[str]:
 
 
 def _symlink_problem(root: Path, path: Path) -> Optional[str]:
+    """Judged by where the link resolves in the tree (links in it followed), not by its text:
+    ``x/b -> .`` makes ``a -> x/b/../..`` leave the layer though it reads as staying in."""
     rel = path.relative_to(root)
     target = os.readlink(path)
     if target.startswith("/"):
         return "%s is a symlink to the absolute path %s: make it relative, inside the layer" % (rel, target)
-    resolved = os.path.normpath(os.path.join(str(rel.parent), target))
-    if resolved == ".." or resolved.startswith("../"):
+    try:
+        resolve_inside(root, rel.parent.parts, target)
+    except LinkLoop as exc:
+        return "%s is a symlink to %s, which %s" % (rel, target, exc)
+    except LinkEscape:
         return "%s is a symlink to %s, which points outside the layer" % (rel, target)
     return None
 
 
 def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str] = (),
-               needs_bootstrap: bool = True, other_bytes: int = 0) -> Findings:
-    """Check a staged tree: paths, symlinks, modes, ELF machines and glibc, bootstrap, size.
+               needs_bootstrap: bool = True, other_bytes: int = 0, mount: str = "/opt") -> Findings:
+    """Check a staged tree: paths, symlinks, modes, ELF machines and glibc, scripts'
+    interpreters, bootstrap, size. ``mount`` is where Lambda puts the tree (/opt for a
+    layer, /var/task for function code).
 
     ``self_contained`` lists the layer paths of ELF files that use the layer's own loader
     and glibc; every other dynamic ELF file runs on the target's glibc and is checked
@@ -87,12 +95,20 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
                 continue
             if stat.S_ISDIR(st.st_mode):
                 continue
+            special = special_file_problem(rel, st.st_mode)
+            if special:  # before anything opens it: reading a FIFO waits for a writer forever
+                findings.errors.append(special)
+                continue
             findings.files += 1
             findings.unzipped_bytes += st.st_size
             if not st.st_mode & stat.S_IROTH:
                 findings.errors.append("%s is not world-readable (mode %o): Lambda runs code as another user; "
                                        "chmod o+r it, or leave it out if it is a secret"
                                        % (rel, stat.S_IMODE(st.st_mode)))
+            if st.st_mode & 0o111:
+                warning = _interpreter_warning(root, rel, path, mount)
+                if warning:
+                    findings.warnings.append(warning)
             info = read_elf(str(path))
             if info is None:
                 continue
@@ -111,6 +127,34 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
         findings.errors.append("unzipped size %s exceeds Lambda's %s limit for a function and all its layers"
                                % (megabytes(total), megabytes(UNZIPPED_LIMIT)))
     return findings
+
+
+# What provided.al2023 (and provided.al2) offer a script's #! line besides the code itself.
+OS_INTERPRETERS = ("/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash", "/usr/bin/env")
+CODE_DIRS = ("/opt/", "/var/task/")
+
+
+def _interpreter_warning(root: Path, rel: str, path: Path, mount: str) -> Optional[str]:
+    """A script whose ``#!`` interpreter the code does not bring: it leans on the OS."""
+    with open(path, "rb") as handle:
+        head = handle.read(256)
+    if not head.startswith(b"#!"):
+        return None
+    words = head[2:].split(b"\n", 1)[0].split()
+    interpreter = words[0].decode(errors="replace") if words else ""
+    if interpreter.startswith(mount + "/"):
+        if (root / interpreter[len(mount) + 1:]).exists():
+            return None
+        return ("%s starts with '#!%s', which this tree does not hold: another layer must bring it"
+                % (rel, interpreter))
+    if interpreter.startswith(CODE_DIRS):
+        return None  # another layer or the function: checked when they meet (run-lambda-local)
+    if interpreter in OS_INTERPRETERS:
+        return ("%s starts with '#!%s': provided.al2023 has it, but it is all the OS userland such a script may "
+                "count on there; run-lambda-local's sandbox has none, so run it there with --os-userland, or "
+                "bundle an interpreter and point the #! line at it" % (rel, interpreter))
+    return ("%s starts with '#!%s', which neither this tree nor provided.al2023 provides: bundle the interpreter "
+            "(make-runtime-layer --executable) and point the #! line at /opt/bin/..." % (rel, interpreter))
 
 
 def _check_bootstrap(root: Path, findings: Findings) -> None:

@@ -269,7 +269,7 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
 
 def stage_function(source: Path, runtime: str, arch: str) -> checks.Findings:
     """Check a function-code directory with the layer's rules (bootstrap optional)."""
-    return checks.check_tree(source, arch, runtime, needs_bootstrap=False)
+    return checks.check_tree(source, arch, runtime, needs_bootstrap=False, mount="/var/task")
 
 
 def build_function_zip(source: Path, output: Path, runtime: str = "provided.al2023",
