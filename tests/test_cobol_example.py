@@ -92,7 +92,8 @@ def event(name: str) -> Dict[str, Any]:
 
 
 def test_the_root_holds_only_what_lambda_gives(root):
-    assert sorted(p.name for p in root.iterdir()) == ["dev", "opt", "proc", "tmp", "var"]
+    names = {p.name for p in root.iterdir()}
+    assert names - {"dev", "proc"} == {"opt", "tmp", "var"}  # dev and proc: mount points, once a sandbox ran
     assert not (root / "usr").exists() and not (root / "lib").exists()
     assert (root / "var" / "task" / "PAYROLL.so").exists() and (root / "opt" / "bin" / "cobcrun").exists()
 

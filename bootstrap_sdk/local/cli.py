@@ -1,8 +1,12 @@
 """``run-lambda-local``: run layers and a function as Lambda lays them out, under the RIE.
 
-Exit codes: 0 the invoke answered (or serving ended); 1 the invoke answered with a
-function error; 2 bad command line; 3 Lambda would refuse these inputs (more than five
-layers, over 250 MB unzipped, no bootstrap) or this machine cannot sandbox (not root).
+Exit codes: 0 the invoke answered (or serving was ended by SIGINT, SIGTERM or SIGHUP);
+1 the invoke answered with a function error; 2 bad command line (a missing --event file
+too); 3 Lambda would refuse these inputs (more than five layers, over 250 MB unzipped, no
+bootstrap, an unsafe zip), a port already in use, or this machine cannot sandbox (not
+root); 4 the RIE failed to start or died while serving; 128+N a one-shot run stopped by
+signal N. Whatever ends the run, every process it started is ended and the temporary root
+and log are removed (unless --keep-root).
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from ..packaging.zipper import UnsafeZip
-from .sandbox import Sandbox, SandboxError, lay_out
+from .rie import RieFailed, RieNotFound
+from .sandbox import Sandbox, SandboxError, function_log, lay_out
 
 EPILOG = """\
-The root holds /opt (the layers, extracted in order), /var/task (the function), an
-empty /tmp, the host's /dev and /proc, and the RIE at /var/rapid; nothing else. The
-RIE runs chrooted into it, in a private mount namespace (unshare --mount), with Lambda's
-default PATH and LD_LIBRARY_PATH, and finds /var/task/bootstrap or /opt/bootstrap as
-Lambda does. Needs root, as Docker would.
+The root holds /opt (the layers, extracted in order) and /var/task (the function), both
+read-only, a sized /tmp, a minimal /dev, the sandbox's own /proc, and the RIE at
+/var/rapid; nothing else. The RIE runs there as Lambda runs code: as uid 993 with no
+capabilities, in new PID, mount and IPC namespaces, in a memory cgroup capped at
+--memory, with Lambda's default PATH and LD_LIBRARY_PATH, finding /var/task/bootstrap or
+/opt/bootstrap as Lambda does. Needs root, as Docker would. Nothing outlives the run.
 
 examples:
   run-lambda-local --layer build/runtime.zip --function build/function.zip \\
@@ -45,8 +51,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--function", type=Path, metavar="ZIP", help="the function zip, extracted into /var/task")
     p.add_argument("--handler", help="_HANDLER (default: none; a bootstrap may not need one)")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="function environment")
-    p.add_argument("--timeout", type=int, default=30, help="function timeout in seconds (default 30)")
-    p.add_argument("--memory", type=int, default=512, help="memory size in MB (default 512)")
+    p.add_argument("--timeout", type=int, default=3, metavar="S",
+                   help="function timeout in seconds, 1-900 (default 3, as Lambda's)")
+    p.add_argument("--memory", type=int, default=128, metavar="MB",
+                   help="memory size in MB, 128-10240 (default 128, as Lambda's): a hard cap")
+    p.add_argument("--ephemeral-storage", type=int, default=512, metavar="MB",
+                   help="size of /tmp in MB, 512-10240 (default 512, as Lambda's)")
+    p.add_argument("--os-userland", action="store_true",
+                   help="bind this machine's /usr, /bin and /lib read-only into the root, for a bootstrap that "
+                        "needs /bin/sh as provided.al2023 offers (looser than Lambda: another glibc)")
     p.add_argument("--event", metavar="FILE", help="invoke once with this event ('-': stdin; default: stdin "
                                                    "unless --serve)")
     p.add_argument("--serve", action="store_true", help="keep serving invokes until interrupted")
@@ -57,53 +70,115 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+class Interrupted(Exception):
+    """SIGTERM or SIGHUP arrived: unwind so that every clean-up runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum: int, frame: object) -> None:
+    raise Interrupted(signum)
+
+
 def _env(args: argparse.Namespace) -> Dict[str, str]:
-    env = {"AWS_LAMBDA_FUNCTION_TIMEOUT": str(args.timeout), "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(args.memory),
-           "AWS_LAMBDA_FUNCTION_NAME": "local", "AWS_REGION": "us-east-1"}
+    env = {"AWS_LAMBDA_FUNCTION_NAME": "local", "AWS_REGION": "us-east-1"}
     if args.handler:
         env["_HANDLER"] = args.handler
     for item in args.env:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise SandboxError("--env %r: expected NAME=VALUE" % item)
+            raise UsageError("--env %r: expected NAME=VALUE" % item)
         env[name] = value
     return env
 
 
-def _print_log(path: Path, already: int) -> int:
-    text = path.read_text(errors="replace")
-    for line in text[already:].splitlines():
-        if "(rapid)" not in line and not line.startswith("time="):
-            print(line, file=sys.stderr)
-    return len(text)
+class UsageError(Exception):
+    pass
+
+
+class LogPrinter:
+    """Prints the function's log to stderr as it grows, as Lambda's log stream shows it."""
+
+    def __init__(self, path: Path, sandbox: Sandbox, quiet: bool) -> None:
+        self.path = path
+        self.sandbox = sandbox
+        self.quiet = quiet
+        self.seen = 0
+
+    def flush(self) -> None:
+        if self.quiet:
+            return
+        with open(self.path, "rb") as handle:
+            handle.seek(self.seen)
+            text = handle.read()
+        complete = text.rfind(b"\n") + 1  # a partial last line waits for the next round
+        self.seen += complete
+        for line in function_log(text[:complete].decode(errors="replace"), self.sandbox.max_memory_used_mb()):
+            print(line, file=sys.stderr, flush=True)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
+    previous = {signum: signal.signal(signum, _raise_interrupted) for signum in (signal.SIGTERM, signal.SIGHUP)}
     root = args.root or Path(tempfile.mkdtemp(prefix="lambda-root-"))
     log_path = Path(tempfile.mkstemp(prefix="run-lambda-local-", suffix=".log")[1])
     try:
         env = _env(args)
+        event = _read_event(args)
         lay_out(root, args.layer, args.function)
         with open(log_path, "wb") as log:
-            with Sandbox(root, env, log=log, port=args.port if args.serve else 0) as sandbox:
+            sandbox = Sandbox(root, env, log=log, port=args.port if args.serve else 0, memory_mb=args.memory,
+                              ephemeral_storage_mb=args.ephemeral_storage, timeout_s=args.timeout,
+                              os_userland=args.os_userland)
+            printer = LogPrinter(log_path, sandbox, args.quiet)
+            with sandbox:
                 if args.serve:
-                    return _serve(sandbox, log_path, args.quiet)
-                event = sys.stdin.buffer.read() if args.event in (None, "-") else Path(args.event).read_bytes()
-                result = sandbox.rie.invoke(event)
+                    return _serve(sandbox, printer)
+                assert event is not None
+                result = sandbox.invoke(event)
                 time.sleep(0.05)  # let the runtime's last log lines land
-        if not args.quiet:
-            _print_log(log_path, 0)
+                printer.flush()
         sys.stdout.buffer.write(result.body + (b"" if result.body.endswith(b"\n") else b"\n"))
         sys.stdout.flush()
         return 1 if result.status != 200 or _is_error(result.body) else 0
-    except (SandboxError, UnsafeZip) as exc:
+    except UsageError as exc:
+        print("run-lambda-local: error: %s" % exc, file=sys.stderr)
+        return 2
+    except (SandboxError, UnsafeZip, RieNotFound) as exc:
         print("run-lambda-local: error: %s" % exc, file=sys.stderr)
         return 3
+    except RieFailed as exc:
+        print("run-lambda-local: error: %s" % exc, file=sys.stderr)
+        return 4
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        print("run-lambda-local: stopped by %s" % signal.Signals(signum).name, file=sys.stderr)
+        return 0 if args.serve else 128 + signum
     finally:
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the clean-up short
         log_path.unlink()
         if not args.keep_root and args.root is None:
             shutil.rmtree(root, ignore_errors=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _read_event(args: argparse.Namespace) -> Optional[bytes]:
+    """The event, read before anything is laid out: a missing file is a usage error, not a traceback."""
+    if args.serve:
+        if args.event is not None:
+            raise UsageError("--event and --serve exclude each other: with --serve, invoke the printed URL")
+        return None
+    if args.event in (None, "-"):
+        return sys.stdin.buffer.read()
+    try:
+        return Path(args.event).read_bytes()
+    except OSError as exc:
+        raise UsageError("--event %s: %s" % (args.event, exc.strerror)) from None
 
 
 def _is_error(body: bytes) -> bool:
@@ -114,17 +189,12 @@ def _is_error(body: bytes) -> bool:
     return isinstance(value, dict) and "errorType" in value and ("errorMessage" in value or len(value) <= 4)
 
 
-def _serve(sandbox: Sandbox, log_path: Path, quiet: bool) -> int:
+def _serve(sandbox: Sandbox, printer: LogPrinter) -> int:
     print("serving: curl -d '{}' http://127.0.0.1:%d/2015-03-31/functions/function/invocations"
           % sandbox.rie.invoke_port, file=sys.stderr, flush=True)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    seen = 0
-    try:
-        while not stop and sandbox.rie.process is not None and sandbox.rie.process.poll() is None:
-            time.sleep(0.2)
-            if not quiet:
-                seen = _print_log(log_path, seen)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    process = sandbox.rie.process
+    while process is not None and process.poll() is None:
+        time.sleep(0.2)
+        printer.flush()
+    printer.flush()
+    raise RieFailed("the RIE exited (status %s) while serving" % (process.returncode if process else None))

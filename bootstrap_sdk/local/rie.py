@@ -16,7 +16,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from typing import IO, Any, Dict, List, Mapping, Optional, Sequence
+from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +24,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 class RieNotFound(RuntimeError):
     pass
+
+
+class RieFailed(RuntimeError):
+    """The RIE exited before it listened, or never listened."""
 
 
 def find_rie() -> str:
@@ -44,6 +48,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int) -> bool:
+    """True when something already listens on (or holds) 127.0.0.1:port."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 class InvokeResult:
@@ -98,6 +112,7 @@ class Rie:
         rie: Optional[str] = None,
         wrapper: Sequence[str] = (),
         port: int = 0,
+        user: Optional[Tuple[int, int]] = None,
     ) -> None:
         self.bootstrap = list(bootstrap)
         self.requested_port = port
@@ -106,6 +121,7 @@ class Rie:
         self.log = log
         self.rie = rie or find_rie()
         self.wrapper = list(wrapper)
+        self.user = user  # (uid, gid): run the RIE, and so the runtime, unprivileged
         self.api_port = 0
         self.invoke_port = 0
         self.process: Optional[subprocess.Popen[bytes]] = None
@@ -126,18 +142,21 @@ class Rie:
             argv, env=env, cwd=self.cwd, stdin=subprocess.DEVNULL,
             stdout=self.log if self.log is not None else subprocess.DEVNULL, stderr=subprocess.STDOUT,
             start_new_session=True,
+            user=self.user[0] if self.user else None, group=self.user[1] if self.user else None,
+            extra_groups=[] if self.user else None,
         )
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("aws-lambda-rie exited with %s before listening" % self.process.returncode)
+                raise RieFailed("aws-lambda-rie exited with status %s before listening (its log says why)"
+                                % self.process.returncode)
             try:
                 socket.create_connection(("127.0.0.1", self.invoke_port), timeout=0.2).close()
                 return self
             except OSError:
-                time.sleep(0.02)
+                time.sleep(0.005)
         self.stop()
-        raise RuntimeError("aws-lambda-rie did not listen on 127.0.0.1:%d within %.0f s"
+        raise RieFailed("aws-lambda-rie did not listen on 127.0.0.1:%d within %.0f s"
                            % (self.invoke_port, ready_timeout))
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> Optional[int]:

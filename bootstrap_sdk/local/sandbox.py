@@ -1,35 +1,51 @@
-"""A Lambda-shaped root, without Docker: layers in /opt, the function in /var/task.
+"""A Lambda-shaped root, and the real RIE running in it as Lambda runs code. No Docker.
 
 ``lay_out`` extracts up to five layer zips (in order, later ones over earlier ones) and
-the function zip into a fresh directory; ``Sandbox`` runs the real RIE chrooted into it,
-in a private mount namespace, so the runtime finds exactly what Lambda would give it:
+the function zip into a fresh directory (``zipper.extract``: nothing can land outside it);
+``Sandbox`` runs the real RIE there through ``jail``:
 
-    /opt            the layers            /var/task   the function code
-    /tmp            empty, 1777           /dev, /proc the host's (every Lambda host has them)
-    /var/rapid/aws-lambda-rie             the RIE itself (Lambda's own init lives in /var/rapid)
+    /opt, /var/task   the layers and the function, read-only (the whole root is read-only)
+    /tmp              empty, writable, sized by ``ephemeral_storage_mb`` (512 MB by default)
+    /dev              null, zero, full, random, urandom and the stdio links; nothing else
+    /proc             the sandbox's own PID namespace: no host process is visible
+    /var/rapid/aws-lambda-rie   the RIE itself (Lambda's own init lives in /var/rapid)
 
-and nothing else: no /usr, /lib or /bin, so a layer that leans on the build host's
-libraries fails here as it would on Lambda. The RIE looks for /var/task/bootstrap, then
-/opt/bootstrap, as Lambda does, with Lambda's default PATH and LD_LIBRARY_PATH.
+and no /usr, /lib or /bin, so a layer that leans on the build host's libraries or on an
+OS userland fails here as it would on Lambda without one. The RIE and everything it
+starts run as uid 993 / gid 990 (the RIE's own choice for an unprivileged runtime), with
+no capabilities and ``no_new_privs``, inside a memory cgroup capped at ``memory_mb``; the
+RIE finds /var/task/bootstrap, then /opt/bootstrap, as Lambda does, with Lambda's default
+PATH and LD_LIBRARY_PATH. When the sandbox stops, its PID namespace goes with it.
 
-Needs root (chroot and ``unshare --mount``), as Docker would.
+Needs root (namespaces, mounts, cgroups), as Docker would.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import zipfile
 from pathlib import Path
-from typing import IO, Dict, Mapping, Optional, Sequence
+from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..packaging.checks import MAX_LAYERS, UNZIPPED_LIMIT, megabytes
-from ..packaging.zipper import extract, unzipped_size
-from .bind_exec import command_prefix
-from .rie import Rie, find_rie
+from ..packaging.zipper import LinkEscape, extract, resolve_inside, unzipped_size
+from . import jail
+from .cgroup import CgroupUnavailable, MemoryCgroup
+from .rie import InvokeResult, Rie, find_rie, port_in_use
 
 LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 LAMBDA_LD_LIBRARY_PATH = "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
-RIE_IN_ROOT = "/var/rapid/aws-lambda-rie"
+RIE_IN_ROOT = "/" + jail.RIE_IN_ROOT
+SANDBOX_UID, SANDBOX_GID = 993, 990
+MEMORY_RANGE = (128, 10_240)          # MB, Lambda's memory sizes
+EPHEMERAL_RANGE = (512, 10_240)       # MB, Lambda's /tmp sizes
+TIMEOUT_RANGE = (1, 900)              # seconds, Lambda's function timeouts
 
 
 class SandboxError(Exception):
@@ -55,9 +71,10 @@ def check_inputs(layers: Sequence[Path], function: Optional[Path]) -> int:
 
 
 def make_root(root: Path) -> Path:
-    for name in ("opt", "var/task", "var/rapid", "tmp", "dev", "proc"):
+    for name in ("opt", "var/task", "tmp"):
         (root / name).mkdir(parents=True, exist_ok=True)
-    os.chmod(root, 0o755)
+    for name in ("", "opt", "var", "var/task"):
+        os.chmod(root / name, 0o755)
     os.chmod(root / "tmp", 0o1777)
     return root
 
@@ -66,21 +83,52 @@ def lay_out(root: Path, layers: Sequence[Path], function: Optional[Path]) -> Pat
     check_inputs(layers, function)
     make_root(root)
     for layer in layers:
-        extract(layer, root / "opt")
+        extract(layer, root / "opt", tree_root=root)
     if function is not None:
-        extract(function, root / "var" / "task")
+        extract(function, root / "var" / "task", tree_root=root)
     return root
 
 
-def bootstrap_in(root: Path) -> str:
-    for candidate in ("var/task/bootstrap", "opt/bootstrap"):
-        if (root / candidate).is_file():
-            if not os.access(root / candidate, os.X_OK):
-                raise SandboxError("/%s is not executable: Lambda would fail with Runtime.InvalidEntrypoint"
-                                   % candidate)
-            return "/" + candidate
+def _inside(root: Path, path: str) -> Optional[Path]:
+    """Where ``path`` (absolute, as the sandbox sees it) lies on the host, following links
+    only inside ``root``; None when it would leave it."""
+    try:
+        return root.joinpath(*resolve_inside(root, (), path))
+    except LinkEscape:
+        return None
+
+
+def bootstrap_in(root: Path, os_userland: bool = False) -> str:
+    for candidate in ("/var/task/bootstrap", "/opt/bootstrap"):
+        host = _inside(root, candidate)
+        if host is not None and host.is_file():
+            if not host.stat().st_mode & 0o001:
+                raise SandboxError("%s is not executable by others (mode %o): Lambda runs it as another user "
+                                   "and fails with Runtime.InvalidEntrypoint; chmod 755 it"
+                                   % (candidate, host.stat().st_mode & 0o7777))
+            if not os_userland:
+                _check_interpreter(root, candidate, host)
+            return candidate
     raise SandboxError("neither /var/task/bootstrap nor /opt/bootstrap exists: Lambda would fail with "
                        "Runtime.InvalidEntrypoint")
+
+
+def _check_interpreter(root: Path, name: str, host: Path) -> None:
+    """A ``#!`` line whose interpreter the root lacks fails with a bare ENOENT: say why instead."""
+    with open(host, "rb") as handle:
+        head = handle.read(256)
+    if not head.startswith(b"#!"):
+        return
+    words = head[2:].split(b"\n", 1)[0].split()
+    interpreter = words[0].decode(errors="replace") if words else ""
+    found = _inside(root, interpreter) if interpreter.startswith("/") else None
+    if found is None or not found.is_file():
+        raise SandboxError(
+            "%s starts with '#!%s', which is not in this root. provided.al2023 ships a small OS userland "
+            "(/bin/sh, curl, coreutils), so it may work on Lambda; the sandbox holds only /opt and /var/task. "
+            "Bundle the interpreter in a layer, or run with --os-userland to borrow this machine's /usr, /bin "
+            "and /lib (read-only; looser than Lambda: this machine's glibc is not provided.al2023's)"
+            % (name, interpreter))
 
 
 def sandbox_env(env: Mapping[str, str]) -> Dict[str, str]:
@@ -90,31 +138,152 @@ def sandbox_env(env: Mapping[str, str]) -> Dict[str, str]:
     return full
 
 
+def _in_range(what: str, value: int, bounds: Tuple[int, int]) -> int:
+    low, high = bounds
+    if not low <= value <= high:
+        raise SandboxError("%s %d is outside Lambda's range %d-%d" % (what, value, low, high))
+    return value
+
+
+def _ext4_image(path: Path, size_mb: int) -> Optional[Path]:
+    """A sparse, empty ext4 image for /tmp (a few ms); None where this machine cannot make one."""
+    mkfs = shutil.which("mkfs.ext4") or shutil.which("mkfs.ext4", path="/usr/sbin:/sbin")
+    if mkfs is None or not os.path.exists("/dev/loop-control"):
+        return None
+    with open(path, "wb") as handle:  # ext4's own metadata takes ~2%: /tmp then holds at least size_mb
+        handle.truncate((size_mb + size_mb // 32 + 8) * 1024 * 1024)
+    done = subprocess.run([mkfs, "-q", "-F", "-m", "0", "-O", "^has_journal", "-E",
+                           "nodiscard,lazy_itable_init=1", str(path)],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if done.returncode != 0:
+        path.unlink()
+        return None
+    return path
+
+
 class Sandbox:
-    """The RIE, chrooted into ``root``, serving invokes on a loopback port."""
+    """The RIE, in a Lambda-shaped jail over ``root``, serving invokes on a loopback port.
+
+    ``memory_mb`` caps the whole sandbox (128-10,240), ``ephemeral_storage_mb`` sizes /tmp
+    (512-10,240), ``timeout_s`` is the function timeout (1-900; default: ``env``'s
+    AWS_LAMBDA_FUNCTION_TIMEOUT, else the RIE's 300). ``warnings`` lists where this machine
+    makes the sandbox less faithful (no memory cgroup, /tmp in memory).
+    """
 
     def __init__(self, root: Path, env: Optional[Mapping[str, str]] = None, log: Optional[IO[bytes]] = None,
-                 rie: Optional[str] = None, port: int = 0) -> None:
+                 rie: Optional[str] = None, port: int = 0, memory_mb: int = 128, ephemeral_storage_mb: int = 512,
+                 timeout_s: Optional[int] = None, os_userland: bool = False) -> None:
         if os.geteuid() != 0:
-            raise SandboxError("the local loop needs root: it chroots and bind-mounts in a private mount namespace")
+            raise SandboxError("the local loop needs root: it builds namespaces, mounts and a cgroup, as Docker would")
         self.root = root.resolve()
-        self.bootstrap = bootstrap_in(self.root)
-        host_rie = rie or find_rie()
-        wrapper = command_prefix([("/dev", str(self.root / "dev")), ("/proc", str(self.root / "proc")),
-                                  (host_rie, str(self.root / RIE_IN_ROOT.lstrip("/")))],
-                                 root=str(self.root), chdir="/var/task")
-        self.rie = Rie([], env=sandbox_env(env or {}), log=log, rie=RIE_IN_ROOT, wrapper=wrapper,
-                       cwd=str(Path(__file__).resolve().parents[2]), port=port)
+        self.memory_mb = _in_range("--memory", memory_mb, MEMORY_RANGE)
+        self.ephemeral_storage_mb = _in_range("--ephemeral-storage", ephemeral_storage_mb, EPHEMERAL_RANGE)
+        full_env = dict(env or {})
+        if timeout_s is not None:
+            full_env["AWS_LAMBDA_FUNCTION_TIMEOUT"] = str(_in_range("--timeout", timeout_s, TIMEOUT_RANGE))
+        full_env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(self.memory_mb)
+        self.os_userland = os_userland
+        if port and port_in_use(port):
+            raise SandboxError("127.0.0.1:%d is already in use: choose another --port" % port)
+        self.port = port
+        self.host_rie = rie or find_rie()
+        jail.prepare_root(str(self.root), self.host_rie, userland=os_userland)
+        self.bootstrap = bootstrap_in(self.root, os_userland)
+        self.env = sandbox_env(full_env)
+        self.log = log
+        self.warnings: List[str] = []
+        self.cgroup: Optional[MemoryCgroup] = None
+        self._scratch: Optional[str] = None
+        self._oom_seen = 0
+        self._peak_mb: Optional[int] = None
+        self.rie: Rie = Rie([], env=self.env, log=log, rie=RIE_IN_ROOT, port=port)
 
     def start(self) -> "Sandbox":
-        self.rie.start()
+        self._scratch = tempfile.mkdtemp(prefix="lambda-sandbox-")
+        try:
+            spec = self._spec()
+            self.rie.wrapper = jail.command(spec, [])
+            self.rie.cwd = str(Path(__file__).resolve().parents[2])
+            self.rie.start()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
+    def _spec(self) -> Dict[str, object]:
+        assert self._scratch is not None
+        try:
+            self.cgroup = MemoryCgroup.create("bootstrap-sdk-%d-%s" % (os.getpid(), os.path.basename(self._scratch)),
+                                              self.memory_mb * 1024 * 1024)
+        except CgroupUnavailable as exc:
+            self.warnings.append("memory is not capped (%s): a function can use more than --memory here" % exc)
+        image = _ext4_image(Path(self._scratch) / "tmp.ext4", self.ephemeral_storage_mb)
+        if image is None:
+            self.warnings.append("/tmp is a tmpfs (no mkfs.ext4 or loop device here): what the function writes "
+                                 "there counts toward --memory, unlike on Lambda")
+        for warning in self.warnings:
+            print("sandbox: warning: %s" % warning, file=sys.stderr)
+        return {"root": str(self.root), "rie": self.host_rie, "uid": SANDBOX_UID, "gid": SANDBOX_GID,
+                "tmp_mb": self.ephemeral_storage_mb, "tmp_image": str(image) if image else None,
+                "cgroup_procs": self.cgroup.procs if self.cgroup else None, "userland": self.os_userland,
+                "parent": os.getpid(), "chdir": "/var/task"}
+
+    def invoke(self, payload: bytes = b"{}", **options: object) -> InvokeResult:
+        """Invoke once; a runtime the memory cap killed is reported as Lambda reports it."""
+        result = self.rie.invoke(payload, **options)
+        kills = self.cgroup.oom_kills() if self.cgroup else 0
+        if kills > self._oom_seen:
+            self._oom_seen = kills
+            result.body = out_of_memory_body(result.body)
+        return result
+
+    def max_memory_used_mb(self) -> Optional[int]:
+        """The sandbox's peak memory so far, as Lambda's REPORT line gives it (still known after stop)."""
+        peak = self.cgroup.peak_bytes() if self.cgroup else None
+        if peak is not None:
+            self._peak_mb = -(-peak // (1024 * 1024))
+        return self._peak_mb
+
     def stop(self) -> None:
-        self.rie.stop()
+        try:
+            self.rie.stop()
+        finally:
+            if self.cgroup is not None:
+                self.max_memory_used_mb()
+                self.cgroup.remove()
+                self.cgroup = None
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
 
     def __enter__(self) -> "Sandbox":
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def function_log(text: str, max_memory_used_mb: Optional[int] = None) -> List[str]:
+    """The lines of the RIE's output that Lambda's log stream would hold: the RIE's own
+    lines dropped, and the REPORT line's "Max Memory Used" as the sandbox measured it (the
+    RIE repeats the memory size there)."""
+    lines = []
+    for line in text.splitlines():
+        if "(rapid)" in line or line.startswith("time="):
+            continue
+        if line.startswith("REPORT RequestId:") and max_memory_used_mb is not None:
+            line = re.sub(r"Max Memory Used: \d+ MB", "Max Memory Used: %d MB" % max_memory_used_mb, line)
+        lines.append(line)
+    return lines
+
+
+def out_of_memory_body(body: bytes) -> bytes:
+    """The RIE's "Runtime exited ... signal: killed" answer, as Lambda gives it after an OOM kill."""
+    try:
+        error = json.loads(body)
+    except ValueError:
+        error = None
+    if not isinstance(error, dict) or error.get("errorType") not in ("Runtime.ExitError", "Runtime.Unknown", None):
+        return body
+    error["errorType"] = "Runtime.OutOfMemory"
+    return json.dumps(error).encode()

@@ -25,7 +25,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from bootstrap_sdk.local.sandbox import Sandbox, lay_out  # noqa: E402
+from bootstrap_sdk.local.sandbox import Sandbox, function_log, lay_out  # noqa: E402
 
 import build  # noqa: E402
 
@@ -104,9 +104,8 @@ def main() -> int:
                     print("response (HTTP %d, %.1f ms):\n%s" % (result.status, result.seconds * 1000, show(result.body)))
                     unexpected += result.status != 200
             print("\n-- log of %s (what CloudWatch would hold)" % function)
-            for line in log_path.read_text(errors="replace").splitlines():
-                if "(rapid)" not in line and not line.startswith("time="):
-                    print("   " + line)
+            for line in function_log(log_path.read_text(errors="replace"), sandbox.max_memory_used_mb()):
+                print("   " + line)
     return 1 if unexpected else 0
 
 
