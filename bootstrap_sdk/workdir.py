@@ -13,7 +13,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Optional
+    from typing import Callable, Optional
 
 
 class Workdirs:
@@ -84,26 +84,49 @@ class Workdirs:
 
 
 def remove_tree(path: str) -> None:
-    """``rm -rf`` without importing shutil; read-only directories a program left are opened up."""
+    """``rm -rf`` without importing shutil, for whatever a program left behind.
+
+    The runtime runs unprivileged, as on Lambda: a directory the program made read-only
+    (or unreadable) cannot be emptied or entered until it is opened up again, which its
+    owner (the same user) may always do. Root skips these checks, which is why only an
+    unprivileged run shows the need.
+    """
+    _remove_entries(path)
+    _retry_opened_up(os.rmdir, path)
+
+
+def _remove_entries(path: str) -> None:
     try:
         entries = list(os.scandir(path))
     except FileNotFoundError:
         return
     except PermissionError:
-        os.chmod(path, 0o700)
+        _open_up(path)
         entries = list(os.scandir(path))
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
-            remove_tree(entry.path)
+            _remove_entries(entry.path)
+            _retry_opened_up(os.rmdir, entry.path)
         else:
-            try:
-                os.unlink(entry.path)
-            except FileNotFoundError:
-                pass
+            _retry_opened_up(os.unlink, entry.path)
+
+
+def _retry_opened_up(remove: "Callable[[str], None]", path: str) -> None:
+    """Remove ``path``; if its directory forbids it, open the directory up and try again."""
     try:
-        os.rmdir(path)
-    except PermissionError:
-        os.chmod(path, 0o700)
-        os.rmdir(path)
+        remove(path)
     except FileNotFoundError:
         pass
+    except PermissionError:
+        _open_up(os.path.dirname(path))
+        try:
+            remove(path)
+        except FileNotFoundError:
+            pass
+
+
+def _open_up(directory: str) -> None:
+    try:
+        os.chmod(directory, 0o700)
+    except OSError:
+        pass  # not ours: the retry reports the real error
