@@ -1,4 +1,12 @@
-"""Fixtures: the real RIE running this runtime (or awslambdaric) on free loopback ports."""
+"""Fixtures: the real RIE running this runtime (or awslambdaric) on free loopback ports.
+
+As on Lambda, the runtime runs unprivileged (uid 993, gid 990, no supplementary groups)
+over code it cannot write: the SDK, the test functions, the RIE and the peer runtime are
+copied into a root-owned, world-readable directory first. Only tests about privileges
+(the RIE's multi-concurrency mode, which itself starts the runtime as uid 993) run the
+RIE as root. The pytest process is a child subreaper, so every process the suite starts,
+and every orphan of those, stays its descendant: the leak check counts exactly those.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +14,25 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from bootstrap_sdk.local import syscalls
 from bootstrap_sdk.local.bind_exec import command_prefix
 from bootstrap_sdk.local.rie import Rie, find_rie
+from bootstrap_sdk.local.sandbox import SANDBOX_GID, SANDBOX_UID
 from bootstrap_sdk.packaging.bootstrap_file import write_bootstrap, write_peer_bootstrap
 
 FUNCTIONS = Path(__file__).parent / "functions"
+UNPRIVILEGED = (SANDBOX_UID, SANDBOX_GID)
+PEER_PACKAGES = ("awslambdaric", "runtime_client", "simplejson", "snapshot_restore_py")
+PR_SET_CHILD_SUBREAPER = 36
+
+syscalls.prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 # A shared, noisy 2-core machine: a fixed example budget, no per-example deadline.
 settings.register_profile(
@@ -28,24 +44,36 @@ settings.load_profile("rie")
 
 
 @pytest.fixture(scope="session")
-def rie_binary() -> str:
-    """The RIE is required: a missing one fails loudly instead of skipping."""
-    return find_rie()
+def rie_binary(runtime_root: Path) -> str:
+    """The RIE is required: a missing one fails loudly instead of skipping. A copy the
+    unprivileged user can run, wherever the checkout lives."""
+    copy = runtime_root / "bin" / "aws-lambda-rie"
+    copy.parent.mkdir(mode=0o755)
+    shutil.copy(find_rie(), copy)
+    copy.chmod(0o755)
+    return str(copy)
 
 
 @pytest.fixture(scope="session")
 def runtime_root() -> Iterator[Path]:
-    """A world-readable copy of the SDK and the test functions, laid out like a layer.
-
-    The RIE's multi-concurrency mode runs the runtime as uid 993, which cannot enter a
-    checkout under a private directory; the interpreter is the real one behind the
-    virtualenv, started -IS as a layer's bootstrap starts it.
+    """A root-owned, world-readable copy of the SDK and the test functions, laid out like a
+    layer: the unprivileged runtime can read it and write none of it, as on Lambda, and
+    cannot enter a checkout under a private directory. The interpreter is the real one
+    behind the virtualenv, started -IS as a layer's bootstrap starts it.
     """
     root = Path(tempfile.mkdtemp(prefix="bootstrap-sdk-tests-"))
     root.chmod(0o755)
     ignore = shutil.ignore_patterns("__pycache__")
     shutil.copytree(Path(__file__).resolve().parents[1] / "bootstrap_sdk", root / "sdk" / "bootstrap_sdk", ignore=ignore)
     shutil.copytree(Path(__file__).parent / "functions", root / "functions", ignore=ignore)
+    site = Path(__import__("awslambdaric").__file__).resolve().parents[1]
+    for name in PEER_PACKAGES:  # awslambdaric as AWS documents it: installed next to the code
+        for source in site.glob(name + "*"):
+            if source.is_dir():
+                shutil.copytree(source, root / "peer" / source.name, ignore=ignore)
+            else:
+                (root / "peer").mkdir(exist_ok=True)
+                shutil.copy(source, root / "peer" / source.name)
     # BOOTSTRAP_SDK_TEST_PYTHON runs the runtime under another interpreter (3.9 to 3.13).
     python = os.environ.get("BOOTSTRAP_SDK_TEST_PYTHON") or os.path.realpath(sys.executable)
     for path in (root / "bootstrap", root / "functions" / "bootstrap"):  # the latter for /var/task
@@ -104,8 +132,10 @@ def start_runtime(rie_binary: str, bootstrap_file: Path, functions_dir: Path, tm
         log_path = tmp_path / ("rie-%d.log" % len(started))
         log = open(log_path, "wb")
         root = Path(task_root) if task_root else functions_dir
+        # A wrapper (multi-concurrency mode) needs root to mount; the RIE then starts the
+        # runtime as uid 993 itself. Otherwise the RIE, and so the runtime, run unprivileged.
         rie = Rie(bootstrap or [str(bootstrap_file)], env=base_env(handler, root, **env), log=log,
-                  rie=rie_binary, cwd=str(functions_dir), wrapper=wrapper)
+                  rie=rie_binary, cwd=str(functions_dir), wrapper=wrapper, user=None if wrapper else UNPRIVILEGED)
         runtime = RuntimeUnderTest(rie, log_path)
         started.append(runtime)
         rie.start()
@@ -122,22 +152,66 @@ def multi_concurrency_wrapper(task_root: Path) -> List[str]:
     return command_prefix([(str(task_root), "/var/task")])
 
 
-def awslambdaric_bootstrap(tmp: Path) -> List[str]:
-    """A bootstrap that runs the official client, as its README says: python -m awslambdaric."""
-    return [str(write_peer_bootstrap(tmp / "awslambdaric-bootstrap", "awslambdaric"))]
+def awslambdaric_bootstrap(runtime_root: Path) -> List[str]:
+    """A bootstrap that runs the official client, as its README says: python -m awslambdaric,
+    with the client installed next to the code (``runtime_root/peer``)."""
+    path = runtime_root / "awslambdaric-bootstrap"
+    if not path.exists():
+        write_peer_bootstrap(path, "awslambdaric", python=os.path.realpath(sys.executable),
+                             sys_path=[str(runtime_root / "peer")])
+    return [str(path)]
+
+
+@pytest.fixture(autouse=True)
+def _tmp_path_reachable(request: pytest.FixtureRequest) -> None:
+    """pytest makes its temporary directories 0700; the unprivileged runtime must reach the
+    files tests put there, and write the markers tests look for: each test's tmp_path is
+    1777, like /tmp, and its parents may be entered."""
+    if "tmp_path" not in request.fixturenames:
+        return
+    path = Path(request.getfixturevalue("tmp_path"))
+    base = Path(request.getfixturevalue("tmp_path_factory").getbasetemp())
+    for directory in (path.parent, base, base.parent):
+        directory.chmod(directory.stat().st_mode | 0o055)
+    path.chmod(0o1777)
+
+
+def _descendants_alive() -> List[str]:
+    """Processes the suite started that still run (zombies among them are reaped)."""
+    children: Dict[int, List[int]] = {}
+    states: Dict[int, Tuple[str, str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc/%s/stat" % entry).read_text(errors="replace")
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        children.setdefault(int(rest[1]), []).append(int(entry))
+        states[int(entry)] = (rest[0], name)
+    found, queue = [], [os.getpid()]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            queue.append(child)
+            state, name = states[child]
+            if state == "Z":
+                try:
+                    os.waitpid(child, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+            else:
+                found.append("%d (%s)" % (child, name))
+    return found
 
 
 @pytest.fixture(autouse=True, scope="module")
 def _no_leaked_processes() -> Iterator[None]:
-    """Every test module leaves no RIE or runtime behind."""
+    """Every test module leaves behind no process it started: no RIE, runtime, program or
+    orphan (only the suite's own descendants count, not other RIEs on the machine)."""
     yield
-    leftovers = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                cmdline = Path("/proc/%s/cmdline" % entry).read_bytes()
-            except OSError:
-                continue
-            if b"aws-lambda-rie" in cmdline and b"127.0.0.1" in cmdline:
-                leftovers.append(int(entry))
-    assert not leftovers, "RIE processes left running: %s" % leftovers
+    deadline = time.monotonic() + 5  # a process being stopped may take a moment to go
+    while _descendants_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    leftovers = _descendants_alive()
+    assert not leftovers, "processes left running: %s" % leftovers

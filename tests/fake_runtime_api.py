@@ -19,8 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-FUNCTIONS = Path(__file__).parent / "functions"
+from bootstrap_sdk.local.sandbox import SANDBOX_GID, SANDBOX_UID
+
 
 
 class Recorded:
@@ -205,16 +205,19 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_runtime(address: str, handler: str, log_path: Path, **env: str) -> subprocess.Popen:
-    """This runtime as a subprocess, pointed at ``address``."""
+def start_runtime(address: str, handler: str, log_path: Path, runtime_root: Path, **env: str) -> subprocess.Popen:
+    """This runtime as a subprocess pointed at ``address``: unprivileged, over the read-only
+    copy of the SDK and the test functions in ``runtime_root`` (see conftest)."""
+    functions = runtime_root / "functions"
     full_env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "AWS_LAMBDA_RUNTIME_API": address,
         "_HANDLER": handler,
-        "LAMBDA_TASK_ROOT": str(FUNCTIONS),
+        "LAMBDA_TASK_ROOT": str(functions),
         "AWS_LAMBDA_FUNCTION_NAME": "fake",
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": str(runtime_root / "sdk"),
     }
     full_env.update(env)
-    return subprocess.Popen([sys.executable, "-m", "bootstrap_sdk"], env=full_env,
-                            stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=str(FUNCTIONS))
+    return subprocess.Popen([os.path.realpath(sys.executable), "-m", "bootstrap_sdk"], env=full_env,
+                            stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=str(functions),
+                            user=SANDBOX_UID, group=SANDBOX_GID, extra_groups=[])

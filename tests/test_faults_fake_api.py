@@ -22,11 +22,11 @@ def api() -> Iterator[FakeRuntimeApi]:
 
 
 @pytest.fixture
-def runtime(api: FakeRuntimeApi, tmp_path: Path):
+def runtime(api: FakeRuntimeApi, tmp_path: Path, runtime_root: Path):
     started = []
 
     def start(handler: str, **env: str) -> subprocess.Popen:
-        process = start_runtime(api.address, handler, tmp_path / "runtime.log", **env)
+        process = start_runtime(api.address, handler, tmp_path / "runtime.log", runtime_root, **env)
         started.append(process)
         return process
 
@@ -79,20 +79,20 @@ def test_connection_dropped_mid_poll_is_reopened(api, runtime):
     assert response.json() == {"after": "drop"}
 
 
-def test_api_not_listening_at_start_up_fails_after_bounded_retries(tmp_path):
+def test_api_not_listening_at_start_up_fails_after_bounded_retries(tmp_path, runtime_root):
     fake = FakeRuntimeApi()  # never started
     log = tmp_path / "runtime.log"
     started = time.monotonic()
-    process = start_runtime(fake.address, "echo.json_echo", log, BOOTSTRAP_SDK_CONNECT_ATTEMPTS="4")
+    process = start_runtime(fake.address, "echo.json_echo", log, runtime_root, BOOTSTRAP_SDK_CONNECT_ATTEMPTS="4")
     assert process.wait(30) == 1
     assert time.monotonic() - started < 20
     text = log.read_text()
     assert "unreachable" in text and "after 4 attempts" in text and fake.address in text
 
 
-def test_api_that_starts_listening_late_is_waited_for(tmp_path):
+def test_api_that_starts_listening_late_is_waited_for(tmp_path, runtime_root):
     fake = FakeRuntimeApi()
-    process = start_runtime(fake.address, "echo.json_echo", tmp_path / "runtime.log")
+    process = start_runtime(fake.address, "echo.json_echo", tmp_path / "runtime.log", runtime_root)
     try:
         time.sleep(0.3)
         fake.start()
@@ -204,8 +204,8 @@ def test_no_extension_without_hooks(api, runtime):
     assert not any("/extension/" in r.path for r in requests)
 
 
-def test_not_started_by_lambda_says_so(tmp_path):
+def test_not_started_by_lambda_says_so(tmp_path, runtime_root):
     log = tmp_path / "runtime.log"
-    process = start_runtime("", "echo.json_echo", log)
+    process = start_runtime("", "echo.json_echo", log, runtime_root)
     assert process.wait(10) == 2
     assert "AWS_LAMBDA_RUNTIME_API is not set" in log.read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from pathlib import Path
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -72,10 +71,10 @@ def test_raised_exception_yields_exactly_the_expected_error(start_runtime, funct
 @example(event=-(2 ** 70))
 @example(event="\u00e9\U0001f600")
 @settings(max_examples=150)
-def test_same_response_as_awslambdaric(start_runtime, tmp_path_factory, event):
+def test_same_response_as_awslambdaric(start_runtime, runtime_root, event):
     ours = _runtime(start_runtime, "differential.handler")
     theirs = _runtime(start_runtime, "differential.handler",
-                      bootstrap=awslambdaric_bootstrap(Path(tmp_path_factory.mktemp("awslambdaric"))))
+                      bootstrap=awslambdaric_bootstrap(runtime_root))
     payload = json.dumps(event).encode()
     mine, reference = ours.invoke(payload), theirs.invoke(payload)
     assert (mine.status, mine.body) == (reference.status, reference.body)

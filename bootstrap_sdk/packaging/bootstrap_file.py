@@ -7,6 +7,7 @@ loop and the tests alike: a Python file whose first line starts the interpreter 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -28,10 +29,14 @@ def write_bootstrap(path: Path, python: str = sys.executable, sys_path: Sequence
     return path
 
 
-def write_peer_bootstrap(path: Path, module: str = "awslambdaric", python: str = sys.executable) -> Path:
+def write_peer_bootstrap(path: Path, module: str = "awslambdaric", python: str = sys.executable,
+                         sys_path: Sequence[str] = ()) -> Path:
     """A bootstrap for another Python runtime client, as its README starts it:
-    ``python -m MODULE $_HANDLER`` (exec'd, no shell). The tests and benchmarks compare against it."""
-    path.write_text("#!%s\nimport os, sys\nos.execv(sys.executable, [sys.executable, '-m', %r, "
-                    "os.environ['_HANDLER']])\n" % (python, module))
+    ``python -m MODULE $_HANDLER`` (exec'd, no shell), with ``sys_path`` (where the client
+    was installed, ``pip --target`` style) as PYTHONPATH. The tests and benchmarks compare
+    against it."""
+    env = "dict(os.environ, PYTHONPATH=%r)" % os.pathsep.join(sys_path) if sys_path else "os.environ"
+    path.write_text("#!%s\nimport os, sys\nos.execve(sys.executable, [sys.executable, '-m', %r, "
+                    "os.environ['_HANDLER']], %s)\n" % (python, module, env))
     path.chmod(0o755)
     return path
