@@ -23,7 +23,8 @@ missing=()
 command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 command -v cobc >/dev/null 2>&1 || missing+=(gnucobol3)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)          # the layer tests extract as a user would
-command -v unshare >/dev/null 2>&1 || missing+=(util-linux)   # the sandbox's mount namespace
+command -v unshare >/dev/null 2>&1 || missing+=(util-linux)   # mount namespaces (multi-concurrency tests)
+PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)  # the sandbox's /tmp
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]} from Debian's packages" >&2
   apt_install "${missing[@]}"

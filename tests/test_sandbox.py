@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import stat
@@ -152,12 +153,24 @@ def test_a_daemon_the_function_starts_dies_with_the_sandbox(root):
         assert box.rie.process is not None
         pid_ns = os.stat("/proc/%d/ns/pid" % box.rie.runtime_pids()[0]).st_ino
         assert len(_in_pid_namespace(pid_ns)) >= 3  # the RIE, the runtime, the daemon
-        cgroup = box.cgroup.path if box.cgroup else None
+        assert box.cgroup is not None
+        cgroups = [path for _, path in box.cgroup.paths.values()]
+        assert cgroups
     finally:
         box.stop()
     assert _in_pid_namespace(pid_ns) == []
     assert _mounts_under(root) == [], "no mount of the sandbox is left on the host"
-    assert cgroup is None or not os.path.exists(cgroup)
+    assert [path for path in cgroups if os.path.exists(path)] == []
+
+
+def test_processes_and_open_files_are_limited_as_on_lambda(root):
+    """1,024 processes and threads, 1,024 file descriptors: a fork bomb stays inside."""
+    with Sandbox(root, {"_HANDLER": "probe.handler"}, memory_mb=1024, timeout_s=60) as box:
+        threads = probe(box, "threads")
+        files = probe(box, "open_files")
+        assert probe(box, "whoami")["uid"] == 993, "the runtime serves on"
+    assert threads["error"] is not None and 900 <= threads["started"] < 1024, threads
+    assert files == {"highest_fd": 1023, "error": "Too many open files"}
 
 
 def test_lambdas_ranges_are_enforced(root):
@@ -401,3 +414,29 @@ def test_setuid_bits_never_reach_the_root(zips, tmp_path):
     root = lay_out(tmp_path / "root", [zips["layer"], layer], zips["function"])
     mode = (root / "opt" / "bin" / "tool").stat().st_mode
     assert stat.S_IMODE(mode) == 0o755
+
+
+def test_a_root_with_symlinked_mount_points_is_refused_untouched(root, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir(mode=0o700)
+    for name in ("tmp", "dev", "proc", "var/rapid"):
+        hostile = tmp_path / ("root-" + name.replace("/", "-"))
+        shutil.copytree(root, hostile, symlinks=True, ignore=shutil.ignore_patterns("dev", "proc", "rapid"))
+        target = hostile / name
+        if target.exists():
+            shutil.rmtree(target)
+        target.symlink_to(outside)
+        with pytest.raises(SandboxError, match="is a symlink"):
+            Sandbox(hostile, {"_HANDLER": "probe.handler"})
+        assert stat.S_IMODE(outside.stat().st_mode) == 0o700 and os.listdir(outside) == []
+
+
+def test_layout_only_into_a_new_or_empty_directory(zips, tmp_path):
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "opt").symlink_to(tmp_path)
+    with pytest.raises(SandboxError, match="not a new, empty directory"):
+        lay_out(used, [zips["layer"]], zips["function"])
+    done = _run(["--layer", str(zips["layer"]), "--root", str(used), "--event", "/dev/null"], _scratch(tmp_path))
+    assert done.returncode == 3 and "not a new, empty directory" in done.stderr
+    assert (used / "opt").is_symlink(), "a root the user gave is never removed"

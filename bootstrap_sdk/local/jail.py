@@ -7,8 +7,9 @@ becomes process 1 of a new PID namespace and, in a private mount namespace:
   ``/var/task`` and everything else), with ``/tmp`` a fresh, sized file system (an ext4
   image on a loop device when the spec names one, else a tmpfs), a minimal ``/dev`` (null,
   zero, full, random, urandom and the stdio links) and its own ``/proc``;
-- waits until the supervisor has put it in the memory cgroup (done in parallel with
-  the mounts), chroots, changes to ``/var/task``, drops to an unprivileged
+- waits until the supervisor has put it in the sandbox's cgroup (memory cap, at most
+  1,024 processes; done in parallel with the mounts), limits open files to 1,024 (as
+  Lambda does), chroots, changes to ``/var/task``, drops to an unprivileged
   uid/gid with no supplementary groups (so no capabilities), sets ``no_new_privs`` and a
   parent-death signal, then execs COMMAND (the RIE).
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import select
 import signal
 import sys
@@ -43,11 +45,24 @@ def command(spec: Dict[str, Any], argv: List[str]) -> List[str]:
     return [sys.executable, "-m", "bootstrap_sdk.local.jail", json.dumps(spec, sort_keys=True), "--"] + list(argv)
 
 
+class UnsafeRoot(Exception):
+    """A root whose mount points are symlinks: preparing it would change the host."""
+
+
 def prepare_root(root: str, rie: str, userland: bool = False) -> None:
-    """Mount points the jail needs, made while the root is still writable (as root, on the host)."""
+    """Mount points the jail needs, made while the root is still writable (as root, on the
+    host). A root handed in from outside may hold symlinks where the mount points go: each
+    is refused, never followed, as a chmod or a mount through it would land on the host."""
+    if os.path.islink(root) or not os.path.isdir(root):
+        raise UnsafeRoot("%s is not a directory" % root)
+    for name in MOUNT_POINTS + ("var",) + (USERLAND if userland else ()):
+        path = root
+        for part in name.split("/"):
+            path = os.path.join(path, part)
+            if os.path.islink(path) and not (userland and name in USERLAND and os.path.islink("/" + name)):
+                raise UnsafeRoot("%s is a symlink: a sandbox root holds real directories there" % path)
     for name in MOUNT_POINTS:
-        path = os.path.join(root, name)
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(os.path.join(root, name), exist_ok=True)
     for name in USERLAND if userland else ():
         source, target = "/" + name, os.path.join(root, name)
         if os.path.lexists(target) or not os.path.lexists(source):
@@ -62,6 +77,8 @@ def prepare_root(root: str, rie: str, userland: bool = False) -> None:
     target = os.path.join(root, RIE_IN_ROOT)
     if not os.path.lexists(target):
         os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o755))
+    elif os.path.islink(target) or not os.path.isfile(target):
+        raise UnsafeRoot("%s is not a plain file: the RIE is mounted there" % target)
     if not os.path.isfile(rie):
         raise FileNotFoundError("aws-lambda-rie not found at %s" % rie)
 
@@ -114,6 +131,8 @@ def _enter(spec: Dict[str, Any], argv: List[str], alive: int) -> NoReturn:
     os.chroot(root)
     os.chdir(spec.get("chdir", "/var/task"))
     uid, gid = spec["uid"], spec["gid"]
+    if spec.get("max_open_files"):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (spec["max_open_files"], spec["max_open_files"]))
     sc.drop_capability_bounding_set()
     os.setgroups([])
     os.setresgid(gid, gid, gid)
@@ -145,15 +164,15 @@ def main(args: List[str]) -> int:
             print("sandbox: cannot start %s: %s" % (argv[0], exc), file=sys.stderr, flush=True)
         os._exit(127)
     os.close(alive)
-    if spec.get("cgroup_procs"):
-        # Joining a cgroup waits for an RCU grace period (~10 ms on cgroup v1): done here,
-        # while the child builds its mounts, and before it may run anything of the function.
-        try:
-            with open(spec["cgroup_procs"], "w") as handle:
+    # Joining a cgroup waits for an RCU grace period (~10 ms on cgroup v1): done here,
+    # while the child builds its mounts, and before it may run anything of the function.
+    try:
+        for procs in spec.get("cgroup_procs", []):
+            with open(procs, "w") as handle:
                 handle.write(str(child))
-        except OSError as exc:
-            print("sandbox: cannot join the memory cgroup: %s" % exc, file=sys.stderr, flush=True)
-            _kill(child)
+    except OSError as exc:
+        print("sandbox: cannot join the cgroup: %s" % exc, file=sys.stderr, flush=True)
+        _kill(child)
     os.write(keep, b"+")
     return _supervise(child, float(spec.get("stop_seconds", 10)))
 

@@ -36,7 +36,7 @@ from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
 from ..packaging.checks import MAX_LAYERS, UNZIPPED_LIMIT, megabytes
 from ..packaging.zipper import LinkEscape, extract, resolve_inside, unzipped_size
 from . import jail
-from .cgroup import CgroupUnavailable, MemoryCgroup
+from .cgroup import CgroupUnavailable, SandboxCgroup
 from .rie import InvokeResult, Rie, find_rie, port_in_use
 
 LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
@@ -46,6 +46,8 @@ SANDBOX_UID, SANDBOX_GID = 993, 990
 MEMORY_RANGE = (128, 10_240)          # MB, Lambda's memory sizes
 EPHEMERAL_RANGE = (512, 10_240)       # MB, Lambda's /tmp sizes
 TIMEOUT_RANGE = (1, 900)              # seconds, Lambda's function timeouts
+MAX_PROCESSES = 1024                  # Lambda's limit on processes and threads
+MAX_OPEN_FILES = 1024                 # Lambda's limit on file descriptors
 
 
 class SandboxError(Exception):
@@ -71,6 +73,11 @@ def check_inputs(layers: Sequence[Path], function: Optional[Path]) -> int:
 
 
 def make_root(root: Path) -> Path:
+    """A fresh root: a directory that does not exist yet or is empty (never one whose
+    contents could lead the extraction elsewhere)."""
+    if root.is_symlink() or (root.exists() and (not root.is_dir() or any(root.iterdir()))):
+        raise SandboxError("%s is not a new, empty directory: the layers and the function are laid out "
+                           "fresh each time (remove it, or give another --root)" % root)
     for name in ("opt", "var/task", "tmp"):
         (root / name).mkdir(parents=True, exist_ok=True)
     for name in ("", "opt", "var", "var/task"):
@@ -175,6 +182,8 @@ class Sandbox:
                  timeout_s: Optional[int] = None, os_userland: bool = False) -> None:
         if os.geteuid() != 0:
             raise SandboxError("the local loop needs root: it builds namespaces, mounts and a cgroup, as Docker would")
+        if root.is_symlink():
+            raise SandboxError("%s is a symlink: give the sandbox root itself" % root)
         self.root = root.resolve()
         self.memory_mb = _in_range("--memory", memory_mb, MEMORY_RANGE)
         self.ephemeral_storage_mb = _in_range("--ephemeral-storage", ephemeral_storage_mb, EPHEMERAL_RANGE)
@@ -187,12 +196,15 @@ class Sandbox:
             raise SandboxError("127.0.0.1:%d is already in use: choose another --port" % port)
         self.port = port
         self.host_rie = rie or find_rie()
-        jail.prepare_root(str(self.root), self.host_rie, userland=os_userland)
+        try:
+            jail.prepare_root(str(self.root), self.host_rie, userland=os_userland)
+        except jail.UnsafeRoot as exc:
+            raise SandboxError(str(exc)) from None
         self.bootstrap = bootstrap_in(self.root, os_userland)
         self.env = sandbox_env(full_env)
         self.log = log
         self.warnings: List[str] = []
-        self.cgroup: Optional[MemoryCgroup] = None
+        self.cgroup: Optional[SandboxCgroup] = None
         self._scratch: Optional[str] = None
         self._oom_seen = 0
         self._peak_mb: Optional[int] = None
@@ -213,10 +225,13 @@ class Sandbox:
     def _spec(self) -> Dict[str, object]:
         assert self._scratch is not None
         try:
-            self.cgroup = MemoryCgroup.create("bootstrap-sdk-%d-%s" % (os.getpid(), os.path.basename(self._scratch)),
-                                              self.memory_mb * 1024 * 1024)
+            self.cgroup = SandboxCgroup.create("bootstrap-sdk-%d-%s" % (os.getpid(), os.path.basename(self._scratch)),
+                                               self.memory_mb * 1024 * 1024, MAX_PROCESSES)
+            self.warnings += ["limits not set here: %s" % w for w in self.cgroup.warnings]
         except CgroupUnavailable as exc:
-            self.warnings.append("memory is not capped (%s): a function can use more than --memory here" % exc)
+            self.warnings.append("no cgroup (%s): memory and processes are not capped" % exc)
+        if self.cgroup is not None and not self.cgroup.caps_memory:
+            self.warnings.append("memory is not capped: a function can use more than --memory here")
         image = _ext4_image(Path(self._scratch) / "tmp.ext4", self.ephemeral_storage_mb)
         if image is None:
             self.warnings.append("/tmp is a tmpfs (no mkfs.ext4 or loop device here): what the function writes "
@@ -225,7 +240,8 @@ class Sandbox:
             print("sandbox: warning: %s" % warning, file=sys.stderr)
         return {"root": str(self.root), "rie": self.host_rie, "uid": SANDBOX_UID, "gid": SANDBOX_GID,
                 "tmp_mb": self.ephemeral_storage_mb, "tmp_image": str(image) if image else None,
-                "cgroup_procs": self.cgroup.procs if self.cgroup else None, "userland": self.os_userland,
+                "cgroup_procs": self.cgroup.procs if self.cgroup else [], "userland": self.os_userland,
+                "max_open_files": MAX_OPEN_FILES,
                 "parent": os.getpid(), "chdir": "/var/task"}
 
     def invoke(self, payload: bytes = b"{}", **options: object) -> InvokeResult:

@@ -108,3 +108,35 @@ def sleep(event):
 
 def handler(event, context):
     return globals()[event["action"]](event)
+
+
+def threads(event):
+    """Start threads until the sandbox refuses one; report how many ran at once."""
+    import _thread
+
+    gate = _thread.allocate_lock()
+    gate.acquire()
+    started, error = 0, None
+    while started < event.get("limit", 5000):
+        try:
+            _thread.start_new_thread(lambda: (gate.acquire(), gate.release()), ())
+        except RuntimeError as exc:
+            error = str(exc)
+            break
+        started += 1
+    gate.release()
+    return {"started": started, "error": error}
+
+
+def open_files(event):
+    """Open /dev/null until the sandbox refuses; report how many descriptors that took."""
+    fds, error = [], None
+    try:
+        while len(fds) < 100000:
+            fds.append(os.open("/dev/null", os.O_RDONLY))
+    except OSError as exc:
+        error = exc.strerror
+    highest = max(fds) if fds else -1
+    for fd in fds:
+        os.close(fd)
+    return {"highest_fd": highest, "error": error}
