@@ -302,6 +302,18 @@ def test_function_zip_uses_the_same_rules(tmp_path):
         assert archive.getinfo("run.sh").external_attr >> 16 == stat.S_IFREG | 0o755
 
 
+def test_function_zip_refuses_a_fifo_instead_of_hanging(tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "app.py").write_text("def handler(e, c):\n    return e\n")
+    os.mkfifo(source / "pipe")
+    done = subprocess.run([str(Path(sys.executable).parent / "make-function-zip"), str(source), "-o",
+                           str(tmp_path / "f.zip"), "-q"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert "pipe is a FIFO: a layer holds only files, directories and symlinks" in done.stderr
+    assert not (tmp_path / "f.zip").exists()
+
+
 # -- the local loop ---------------------------------------------------------------------------
 
 def test_run_lambda_local_invokes_with_an_event_file(built, tmp_path):

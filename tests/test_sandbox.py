@@ -440,3 +440,38 @@ def test_layout_only_into_a_new_or_empty_directory(zips, tmp_path):
     done = _run(["--layer", str(zips["layer"]), "--root", str(used), "--event", "/dev/null"], _scratch(tmp_path))
     assert done.returncode == 3 and "not a new, empty directory" in done.stderr
     assert (used / "opt").is_symlink(), "a root the user gave is never removed"
+
+
+def test_serve_reports_an_oom_kill_and_a_dead_rie(zips, tmp_path):
+    from bootstrap_sdk.local.rie import Invoker, free_port
+
+    scratch = _scratch(tmp_path)
+    port = free_port()
+    process = subprocess.Popen(
+        [RUN_LAMBDA_LOCAL, "--layer", str(zips["layer"]), "--function", str(zips["function"]), "--handler",
+         "probe.handler", "--serve", "--port", str(port), "--timeout", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(scratch)))
+    try:
+        _wait_for_log(process, "serving: curl")
+        assert "signal: killed" in Invoker(port).invoke(b'{"action": "eat", "mb": 400}').json()["errorMessage"]
+        _wait_for_log(process, "went past --memory 128 MB and was killed")
+        rie = [pid for pid in _pids_in(scratch) if b"aws-lambda-rie" in _cmdline(pid)]
+        assert rie
+        os.kill(rie[0], signal.SIGKILL)  # the RIE dies under the server
+        assert process.wait(30) == 4
+        assert "the RIE exited" in (process.stderr.read() if process.stderr else "")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert _left_behind(scratch) == []
+
+
+def test_lambdas_refusals_of_big_events_and_environments(zips, tmp_path):
+    base = ["--layer", str(zips["layer"]), "--function", str(zips["function"]), "--handler", "probe.handler"]
+    scratch = _scratch(tmp_path)
+    big = _run(base + ["--event", "-"], scratch, input="x" * (6_291_456 + 1))
+    assert big.returncode == 3 and "over Lambda's 6291456-byte limit" in big.stderr and "413" in big.stderr
+    env = _run(base + ["--event", "/dev/null", "--env", "BIG=" + "y" * 4094], scratch)
+    assert env.returncode == 3 and "4097 bytes of environment variables, over Lambda's 4096" in env.stderr
+    assert os.listdir(scratch) == [], "refused before anything was laid out"

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from ..packaging.checks import ENVIRONMENT_LIMIT, SYNC_PAYLOAD_LIMIT
 from ..packaging.zipper import UnsafeZip
 from .rie import RieFailed, RieNotFound
 from .sandbox import Sandbox, SandboxError, function_log, lay_out
@@ -86,11 +87,15 @@ def _env(args: argparse.Namespace) -> Dict[str, str]:
     env = {"AWS_LAMBDA_FUNCTION_NAME": "local", "AWS_REGION": "us-east-1"}
     if args.handler:
         env["_HANDLER"] = args.handler
+    own = 0
     for item in args.env:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise UsageError("--env %r: expected NAME=VALUE" % item)
         env[name] = value
+        own += len(name.encode()) + len(value.encode())
+    if own > ENVIRONMENT_LIMIT:
+        raise SandboxError("--env: %d bytes of environment variables, over Lambda's %d" % (own, ENVIRONMENT_LIMIT))
     return env
 
 
@@ -151,6 +156,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 3
     except RieFailed as exc:
         print("run-lambda-local: error: %s" % exc, file=sys.stderr)
+        for line in log_path.read_text(errors="replace").splitlines()[-20:]:
+            print("  " + line, file=sys.stderr)
         return 4
     except (Interrupted, KeyboardInterrupt) as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
@@ -173,12 +180,18 @@ def _read_event(args: argparse.Namespace) -> Optional[bytes]:
         if args.event is not None:
             raise UsageError("--event and --serve exclude each other: with --serve, invoke the printed URL")
         return None
-    if args.event in (None, "-"):
-        return sys.stdin.buffer.read()
     try:
-        return Path(args.event).read_bytes()
+        if args.event in (None, "-"):
+            event = sys.stdin.buffer.read(SYNC_PAYLOAD_LIMIT + 1)
+        else:
+            with open(args.event, "rb") as handle:
+                event = handle.read(SYNC_PAYLOAD_LIMIT + 1)
     except OSError as exc:
         raise UsageError("--event %s: %s" % (args.event, exc.strerror)) from None
+    if len(event) > SYNC_PAYLOAD_LIMIT:
+        raise SandboxError("the event is over Lambda's %d-byte limit for a synchronous invoke: Lambda answers "
+                           "413 RequestEntityTooLargeException (the RIE would cut it silently)" % SYNC_PAYLOAD_LIMIT)
+    return event
 
 
 def _is_error(body: bytes) -> bool:
@@ -196,5 +209,9 @@ def _serve(sandbox: Sandbox, printer: LogPrinter) -> int:
     while process is not None and process.poll() is None:
         time.sleep(0.2)
         printer.flush()
+        if sandbox.out_of_memory_since_last_look():
+            # Callers talk to the RIE directly: its answer says Runtime.ExitError.
+            print("run-lambda-local: the function went past --memory %d MB and was killed: Lambda answers "
+                  "that invoke with Runtime.OutOfMemory" % sandbox.memory_mb, file=sys.stderr, flush=True)
     printer.flush()
     raise RieFailed("the RIE exited (status %s) while serving" % (process.returncode if process else None))

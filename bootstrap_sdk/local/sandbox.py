@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -62,10 +61,7 @@ def check_inputs(layers: Sequence[Path], function: Optional[Path]) -> int:
     for path in list(layers) + ([function] if function else []):
         if not path.is_file():
             raise SandboxError("%s: no such zip" % path)
-        try:
-            total += unzipped_size(path)
-        except zipfile.BadZipFile as exc:
-            raise SandboxError("%s is not a zip file (%s)" % (path, exc)) from None
+        total += unzipped_size(path)
     if total > UNZIPPED_LIMIT:
         raise SandboxError("function and layers unzip to %s, over Lambda's %s limit"
                            % (megabytes(total), megabytes(UNZIPPED_LIMIT)))
@@ -247,11 +243,15 @@ class Sandbox:
     def invoke(self, payload: bytes = b"{}", **options: object) -> InvokeResult:
         """Invoke once; a runtime the memory cap killed is reported as Lambda reports it."""
         result = self.rie.invoke(payload, **options)
-        kills = self.cgroup.oom_kills() if self.cgroup else 0
-        if kills > self._oom_seen:
-            self._oom_seen = kills
+        if self.out_of_memory_since_last_look():
             result.body = out_of_memory_body(result.body)
         return result
+
+    def out_of_memory_since_last_look(self) -> bool:
+        """Whether the memory cap has killed a process since the last call."""
+        kills = self.cgroup.oom_kills() if self.cgroup else 0
+        seen, self._oom_seen = self._oom_seen, kills
+        return kills > seen
 
     def max_memory_used_mb(self) -> Optional[int]:
         """The sandbox's peak memory so far, as Lambda's REPORT line gives it (still known after stop)."""

@@ -19,6 +19,8 @@ from .zipper import LinkEscape, LinkLoop, resolve_inside, special_file_problem
 UNZIPPED_LIMIT = 262_144_000   # function + all layers, unzipped (250 MB)
 DIRECT_UPLOAD_LIMIT = 52_428_800  # zipped, for a direct upload (50 MB); above: through S3
 MAX_LAYERS = 5
+ENVIRONMENT_LIMIT = 4096          # a function's own environment variables, names and values together
+SYNC_PAYLOAD_LIMIT = 6_291_456    # a synchronous invoke's event (6 MB); Lambda answers 413 above it
 RUNTIMES = {"provided.al2023": (2, 34), "provided.al2": (2, 26)}
 AL2_END_OF_LIFE = ("provided.al2 is past end of life: Amazon Linux 2 support ended on 2026-06-30 and "
                    "creating functions on provided.al2 has been blocked since mid-2026 (the dates differ between "

@@ -193,9 +193,13 @@ def write_zip(root: Path, output: Path, epoch: Optional[int] = None) -> None:
 
 
 def unzipped_size(zip_path: Path) -> int:
-    """The central directory's claim (sandbox.check_inputs catches BadZipFile from here)."""
-    with zipfile.ZipFile(zip_path) as archive:
-        return sum(info.file_size for info in archive.infolist())
+    """The central directory's claim; UnsafeZip for anything that cannot be read as a zip
+    (a damaged zip can raise a handful of exception types from zipfile)."""
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except _ZIP_ERRORS as exc:
+        raise UnsafeZip("%s is not a zip file (%s)" % (zip_path, exc)) from None
 
 
 # -- extraction -------------------------------------------------------------------------
