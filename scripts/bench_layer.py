@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Tuple, Union
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -64,35 +64,19 @@ def main() -> int:
         host_bootstrap = write_bootstrap(tmp / "bootstrap", python=os.path.realpath(sys.executable),
                                          sys_path=[str(ROOT)])
         env = {"_HANDLER": "echo.handler", "AWS_LAMBDA_FUNCTION_TIMEOUT": "30"}
-        times: Dict[str, List[float]] = {"layer in sandbox": [], "host python": [], "plain chroot": []}
-        totals: Dict[str, List[float]] = {"layer in sandbox": [], "plain chroot": []}
+        contenders: Dict[str, Callable[[], Union[Sandbox, Rie]]] = {
+            "layer in sandbox": lambda: Sandbox(root, env, rie=rie),
+            "plain chroot": lambda: plain_chroot(root, env, rie),
+            "host python": lambda: Rie([str(host_bootstrap)], env=dict(env, LAMBDA_TASK_ROOT=str(function)),
+                                       rie=rie, cwd=str(function)),
+        }
+        times: Dict[str, List[float]] = {name: [] for name in contenders}
+        totals: Dict[str, List[float]] = {name: [] for name in contenders}
         for _ in range(args.starts):
-            started = time.perf_counter()
-            sandbox = Sandbox(root, env, rie=rie).start()
-            try:
-                result = sandbox.invoke(PAYLOAD)
-                assert result.body == PAYLOAD, result
-                times["layer in sandbox"].append(result.seconds * 1000)
-                totals["layer in sandbox"].append((time.perf_counter() - started) * 1000)
-            finally:
-                sandbox.stop()
-            started = time.perf_counter()
-            chroot = plain_chroot(root, env, rie).start()
-            try:
-                result = chroot.invoke(PAYLOAD)
-                assert result.body == PAYLOAD, result
-                times["plain chroot"].append(result.seconds * 1000)
-                totals["plain chroot"].append((time.perf_counter() - started) * 1000)
-            finally:
-                chroot.stop()
-            plain = Rie([str(host_bootstrap)], env=dict(env, LAMBDA_TASK_ROOT=str(function)), rie=rie,
-                        cwd=str(function)).start()
-            try:
-                result = plain.invoke(PAYLOAD)
-                assert result.body == PAYLOAD, result
-                times["host python"].append(result.seconds * 1000)
-            finally:
-                plain.stop()
+            for name, make in contenders.items():
+                cold, total = first_invoke(make())
+                times[name].append(cold)
+                totals[name].append(total)
     build = statistics.median(builds)
     cold = {name: statistics.median(values) for name, values in times.items()}
     total = {name: statistics.median(values) for name, values in totals.items()}
@@ -110,6 +94,18 @@ def main() -> int:
     for label, ok in checks:
         print("%s: %s" % (label, "PASS" if ok else "FAIL"))
     return 0 if all(ok for _, ok in checks) else 1
+
+
+def first_invoke(contender: Union[Sandbox, Rie]) -> Tuple[float, float]:
+    """(first invoke, start + first invoke) in ms, for a contender not yet started."""
+    started = time.perf_counter()
+    contender.start()
+    try:
+        result = contender.invoke(PAYLOAD)
+        assert result.body == PAYLOAD, result
+        return result.seconds * 1000, (time.perf_counter() - started) * 1000
+    finally:
+        contender.stop()
 
 
 def plain_chroot(root: Path, env: Dict[str, str], rie: str) -> Rie:

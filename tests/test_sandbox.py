@@ -18,12 +18,13 @@ import subprocess
 import sys
 import time
 import zipfile
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
+from bootstrap_sdk.local.rie import Invoker, free_port
 from bootstrap_sdk.local.sandbox import Sandbox, SandboxError, lay_out
 from bootstrap_sdk.packaging import cli
 
@@ -262,16 +263,35 @@ def _wait_for_log(process: subprocess.Popen, needle: str, timeout: float = 60) -
     return seen
 
 
+@contextmanager
+def _running(zips: Dict[str, Path], scratch: Path, *extra: str) -> Iterator[subprocess.Popen]:
+    """run-lambda-local on the probe, TMPDIR in ``scratch``; killed at the end if still running."""
+    process = subprocess.Popen(
+        [RUN_LAMBDA_LOCAL, "--layer", str(zips["layer"]), "--function", str(zips["function"]), "--handler",
+         "probe.handler"] + list(extra),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(scratch)))
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def _serving(zips: Dict[str, Path], scratch: Path, *extra: str) -> Iterator[Tuple[subprocess.Popen, Invoker]]:
+    port = free_port()
+    with _running(zips, scratch, "--serve", "--port", str(port), *extra) as process:
+        _wait_for_log(process, "serving: curl")
+        yield process, Invoker(port)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_mid_invoke_leaves_nothing_behind(zips, tmp_path, signum):
     scratch = _scratch(tmp_path)
     event = tmp_path / "event.json"
     event.write_text('{"action": "sleep", "seconds": 60}')
-    process = subprocess.Popen(
-        [RUN_LAMBDA_LOCAL, "--layer", str(zips["layer"]), "--function", str(zips["function"]), "--handler",
-         "probe.handler", "--timeout", "120", "--event", str(event)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(scratch)))
-    try:
+    with _running(zips, scratch, "--timeout", "120", "--event", str(event)) as process:
         deadline = time.monotonic() + 60
         while not any(b"bootstrap" in _cmdline(pid) for pid in _pids_in(scratch)):
             assert time.monotonic() < deadline and process.poll() is None, "the runtime never started"
@@ -279,11 +299,7 @@ def test_a_signal_mid_invoke_leaves_nothing_behind(zips, tmp_path, signum):
         time.sleep(0.3)  # the invoke is under way
         process.send_signal(signum)
         assert process.wait(30) == 128 + signum
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert "stopped by %s" % signal.Signals(signum).name in (process.stderr.read() if process.stderr else "")
+        assert "stopped by %s" % signal.Signals(signum).name in (process.stderr.read() if process.stderr else "")
     assert _left_behind(scratch) == []
 
 
@@ -302,50 +318,26 @@ def _pids_in(scratch: Path) -> List[int]:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_serve_ends_cleanly_on_a_signal(zips, tmp_path, signum):
-    from bootstrap_sdk.local.rie import Invoker, free_port
-
     scratch = _scratch(tmp_path)
-    port = free_port()
-    process = subprocess.Popen(
-        [RUN_LAMBDA_LOCAL, "--layer", str(zips["layer"]), "--function", str(zips["function"]), "--handler",
-         "probe.handler", "--serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(scratch)))
-    try:
-        _wait_for_log(process, "serving: curl")
-        assert Invoker(port).invoke(b'{"action": "daemon"}').json()["daemon"] > 1
+    with _serving(zips, scratch) as (process, invoker):
+        assert invoker.invoke(b'{"action": "daemon"}').json()["daemon"] > 1
         assert _pids_in(scratch), "the sandbox runs"
         process.send_signal(signum)
         assert process.wait(30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert _left_behind(scratch) == []
 
 
 def test_killing_run_lambda_local_outright_still_ends_the_sandbox(zips, tmp_path):
     """SIGKILL cannot be caught: the parent-death signal ends the sandbox all the same."""
-    from bootstrap_sdk.local.rie import Invoker, free_port
-
     scratch = _scratch(tmp_path)
-    port = free_port()
-    process = subprocess.Popen(
-        [RUN_LAMBDA_LOCAL, "--layer", str(zips["layer"]), "--function", str(zips["function"]), "--handler",
-         "probe.handler", "--serve", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(scratch)))
-    try:
-        _wait_for_log(process, "serving: curl")
-        Invoker(port).invoke(b'{"action": "daemon"}')
+    with _serving(zips, scratch) as (process, invoker):
+        invoker.invoke(b'{"action": "daemon"}')
         process.kill()
         process.wait()
         deadline = time.monotonic() + 10
         while _pids_in(scratch) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _pids_in(scratch) == []
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 # -- a bootstrap that needs an OS userland ----------------------------------------------------------
@@ -443,27 +435,15 @@ def test_layout_only_into_a_new_or_empty_directory(zips, tmp_path):
 
 
 def test_serve_reports_an_oom_kill_and_a_dead_rie(zips, tmp_path):
-    from bootstrap_sdk.local.rie import Invoker, free_port
-
     scratch = _scratch(tmp_path)
-    port = free_port()
-    process = subprocess.Popen(
-        [RUN_LAMBDA_LOCAL, "--layer", str(zips["layer"]), "--function", str(zips["function"]), "--handler",
-         "probe.handler", "--serve", "--port", str(port), "--timeout", "60"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(scratch)))
-    try:
-        _wait_for_log(process, "serving: curl")
-        assert "signal: killed" in Invoker(port).invoke(b'{"action": "eat", "mb": 400}').json()["errorMessage"]
+    with _serving(zips, scratch, "--timeout", "60") as (process, invoker):
+        assert "signal: killed" in invoker.invoke(b'{"action": "eat", "mb": 400}').json()["errorMessage"]
         _wait_for_log(process, "went past --memory 128 MB and was killed")
         rie = [pid for pid in _pids_in(scratch) if b"aws-lambda-rie" in _cmdline(pid)]
         assert rie
         os.kill(rie[0], signal.SIGKILL)  # the RIE dies under the server
         assert process.wait(30) == 4
         assert "the RIE exited" in (process.stderr.read() if process.stderr else "")
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
     assert _left_behind(scratch) == []
 
 

@@ -115,7 +115,9 @@ def _enter(spec: Dict[str, Any], argv: List[str], alive: int) -> NoReturn:
     """Process 1 of the new PID namespace: build the root's mounts, drop privileges, exec."""
     root = spec["root"]
     sc.mount(root, root, None, sc.MS_BIND | sc.MS_REC)
-    sc.mount(spec["rie"], os.path.join(root, RIE_IN_ROOT), None, sc.MS_BIND)
+    rie = os.path.join(root, RIE_IN_ROOT)
+    sc.mount(spec["rie"], rie, None, sc.MS_BIND)
+    sc.mount(None, rie, None, sc.MS_REMOUNT | sc.MS_BIND | sc.MS_RDONLY | sc.MS_NOSUID | sc.MS_NODEV)
     if spec.get("userland"):
         for name in USERLAND:
             source, target = "/" + name, os.path.join(root, name)

@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..packaging.checks import MAX_LAYERS, UNZIPPED_LIMIT, megabytes
+from ..packaging.checks import MAX_LAYERS, UNZIPPED_LIMIT, megabytes, shebang_interpreter
 from ..packaging.zipper import LinkEscape, extract, resolve_inside, unzipped_size
 from . import jail
 from .cgroup import CgroupUnavailable, SandboxCgroup
@@ -118,12 +118,9 @@ def bootstrap_in(root: Path, os_userland: bool = False) -> str:
 
 def _check_interpreter(root: Path, name: str, host: Path) -> None:
     """A ``#!`` line whose interpreter the root lacks fails with a bare ENOENT: say why instead."""
-    with open(host, "rb") as handle:
-        head = handle.read(256)
-    if not head.startswith(b"#!"):
+    interpreter = shebang_interpreter(host)
+    if interpreter is None:
         return
-    words = head[2:].split(b"\n", 1)[0].split()
-    interpreter = words[0].decode(errors="replace") if words else ""
     found = _inside(root, interpreter) if interpreter.startswith("/") else None
     if found is None or not found.is_file():
         raise SandboxError(

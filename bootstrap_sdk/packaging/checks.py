@@ -136,14 +136,21 @@ OS_INTERPRETERS = ("/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash", "/usr
 CODE_DIRS = ("/opt/", "/var/task/")
 
 
-def _interpreter_warning(root: Path, rel: str, path: Path, mount: str) -> Optional[str]:
-    """A script whose ``#!`` interpreter the code does not bring: it leans on the OS."""
+def shebang_interpreter(path: Path) -> Optional[str]:
+    """The program a ``#!`` line names ("" for a bare ``#!``), or None for a file without one."""
     with open(path, "rb") as handle:
         head = handle.read(256)
     if not head.startswith(b"#!"):
         return None
     words = head[2:].split(b"\n", 1)[0].split()
-    interpreter = words[0].decode(errors="replace") if words else ""
+    return words[0].decode(errors="replace") if words else ""
+
+
+def _interpreter_warning(root: Path, rel: str, path: Path, mount: str) -> Optional[str]:
+    """A script whose ``#!`` interpreter the code does not bring: it leans on the OS."""
+    interpreter = shebang_interpreter(path)
+    if interpreter is None:
+        return None
     if interpreter.startswith(mount + "/"):
         if (root / interpreter[len(mount) + 1:]).exists():
             return None
