@@ -207,11 +207,19 @@ def _descendants_alive() -> List[str]:
 
 @pytest.fixture(autouse=True, scope="module")
 def _no_leaked_processes() -> Iterator[None]:
-    """Every test module leaves behind no process it started: no RIE, runtime, program or
-    orphan (only the suite's own descendants count, not other RIEs on the machine)."""
+    """Every test module leaves behind no process it started (no RIE, runtime, program or
+    orphan: only the suite's own descendants count, not other RIEs on the machine), no
+    sandbox cgroup and no mount."""
     yield
     deadline = time.monotonic() + 5  # a process being stopped may take a moment to go
     while _descendants_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     leftovers = _descendants_alive()
     assert not leftovers, "processes left running: %s" % leftovers
+    cgroups = []
+    for base, dirs, _ in os.walk("/sys/fs/cgroup"):
+        cgroups += [os.path.join(base, d) for d in dirs if d.startswith("bootstrap-sdk-%d-" % os.getpid())]
+    assert not cgroups, "sandbox cgroups left behind: %s" % cgroups
+    with open("/proc/self/mountinfo") as handle:
+        mounts = [line.split()[4] for line in handle if "lambda-sandbox-" in line or "/pytest-of-" in line]
+    assert not mounts, "mounts left behind: %s" % mounts

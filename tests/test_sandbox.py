@@ -327,17 +327,32 @@ def test_serve_ends_cleanly_on_a_signal(zips, tmp_path, signum):
     assert _left_behind(scratch) == []
 
 
-def test_killing_run_lambda_local_outright_still_ends_the_sandbox(zips, tmp_path):
-    """SIGKILL cannot be caught: the parent-death signal ends the sandbox all the same."""
+def test_killing_run_lambda_local_outright_still_ends_the_sandbox(zips, root, tmp_path):
+    """SIGKILL cannot be caught: the parent-death signal ends the sandbox all the same, and
+    the cgroup it could not remove is reclaimed by the next sandbox."""
     scratch = _scratch(tmp_path)
     with _serving(zips, scratch) as (process, invoker):
         invoker.invoke(b'{"action": "daemon"}')
+        mine = [path for path in _sandbox_cgroups() if "-%d-" % process.pid in path]
+        assert mine
         process.kill()
         process.wait()
         deadline = time.monotonic() + 10
         while _pids_in(scratch) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _pids_in(scratch) == []
+    assert all(os.path.exists(path) for path in mine), "left behind by the killed run"
+    with Sandbox(root, {"_HANDLER": "probe.handler"}):
+        assert not any(os.path.exists(path) for path in mine), "reclaimed by the next sandbox"
+
+
+def _sandbox_cgroups() -> List[str]:
+    """Every sandbox cgroup on this machine (v1 and v2 hierarchies)."""
+    found = []
+    for base, dirs, _ in os.walk("/sys/fs/cgroup"):
+        found += [os.path.join(base, d) for d in dirs if d.startswith("bootstrap-sdk-")]
+        dirs[:] = [d for d in dirs if not d.startswith("bootstrap-sdk-")]
+    return found
 
 
 # -- a bootstrap that needs an OS userland ----------------------------------------------------------

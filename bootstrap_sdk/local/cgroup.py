@@ -71,6 +71,29 @@ def _parent(controller: str, mounts: Dict[str, Tuple[int, str]]) -> Tuple[int, s
     raise CgroupUnavailable("no %s cgroup controller (v1 or v2) is available to this process" % controller)
 
 
+PREFIX = "bootstrap-sdk-"
+
+
+def cgroup_name(scratch: str) -> str:
+    """A name that says which process made the cgroup, so a later one can reclaim it."""
+    return "%s%d-%s" % (PREFIX, os.getpid(), scratch)
+
+
+def _reclaim_stale(parent: str) -> None:
+    """Remove empty cgroups whose maker is gone: one killed outright (SIGKILL) cannot clean up."""
+    try:
+        names = [n for n in os.listdir(parent) if n.startswith(PREFIX)]
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not os.path.exists("/proc/%s" % pid):
+            try:
+                os.rmdir(os.path.join(parent, name))  # fails, harmlessly, while processes are inside
+            except OSError:
+                pass
+
+
 class SandboxCgroup:
     """The cgroup directories (one on v2; one per controller on v1) a sandbox runs in.
 
@@ -94,6 +117,7 @@ class SandboxCgroup:
                     group.warnings.append(str(exc))
                     continue
                 path = os.path.join(parent, name)
+                _reclaim_stale(parent)
                 if path not in [p for _, p in group.paths.values()]:
                     try:
                         os.mkdir(path)

@@ -35,7 +35,7 @@ from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
 from ..packaging.checks import MAX_LAYERS, UNZIPPED_LIMIT, megabytes, shebang_interpreter
 from ..packaging.zipper import LinkEscape, extract, resolve_inside, unzipped_size
 from . import jail
-from .cgroup import CgroupUnavailable, SandboxCgroup
+from .cgroup import CgroupUnavailable, SandboxCgroup, cgroup_name
 from .rie import InvokeResult, Rie, find_rie, port_in_use
 
 LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
@@ -218,7 +218,7 @@ class Sandbox:
     def _spec(self) -> Dict[str, object]:
         assert self._scratch is not None
         try:
-            self.cgroup = SandboxCgroup.create("bootstrap-sdk-%d-%s" % (os.getpid(), os.path.basename(self._scratch)),
+            self.cgroup = SandboxCgroup.create(cgroup_name(os.path.basename(self._scratch)),
                                                self.memory_mb * 1024 * 1024, MAX_PROCESSES)
             self.warnings += ["limits not set here: %s" % w for w in self.cgroup.warnings]
         except CgroupUnavailable as exc:
