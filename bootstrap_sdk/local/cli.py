@@ -65,7 +65,8 @@ def parser() -> argparse.ArgumentParser:
                                                    "unless --serve)")
     p.add_argument("--serve", action="store_true", help="keep serving invokes until interrupted")
     p.add_argument("--port", type=int, default=0, help="with --serve: the invoke port on 127.0.0.1")
-    p.add_argument("--root", type=Path, help="lay the root out here (default: a temporary directory)")
+    p.add_argument("--root", type=Path, help="lay the root out here, a new or empty directory, kept afterwards "
+                                             "(default: a temporary directory)")
     p.add_argument("--keep-root", action="store_true", help="do not delete the root afterwards")
     p.add_argument("--quiet", action="store_true", help="do not print the function's log to stderr")
     return p
