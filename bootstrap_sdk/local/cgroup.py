@@ -117,8 +117,8 @@ class SandboxCgroup:
                     group.warnings.append(str(exc))
                     continue
                 path = os.path.join(parent, name)
-                _reclaim_stale(parent)
-                if path not in [p for _, p in group.paths.values()]:
+                if path not in [p for _, p in group.paths.values()]:  # v2: one directory serves both
+                    _reclaim_stale(parent)
                     try:
                         os.mkdir(path)
                     except OSError as exc:
