@@ -123,6 +123,9 @@ class PersistentProgram:
         self.stderr.close()
 
     def _died(self, status: int) -> FunctionError:
+        # Whatever noticed the death first (stdout's EOF, a broken stdin, the pidfd), the
+        # last stderr lines may still sit in the pipe: read them before the tail is taken.
+        self._drain()
         self._forget()
         description = child_process.describe_status(status)
         if os.WIFSIGNALED(status):
@@ -210,12 +213,10 @@ class PersistentProgram:
                     self._poller.unregister(fd)
                     raise self._died(child_process.terminate(self.pid, grace))
             elif fd == self._pidfd:
-                self._drain()
                 raise self._died(child_process.wait_exit(self.pid) or 0)
         if self._pidfd < 0:
             done, status = os.waitpid(self.pid, os.WNOHANG)
             if done:
-                self._drain()
                 raise self._died(status)
         return pending
 
