@@ -9,7 +9,7 @@
 
 from .context import Context
 from .errors import FunctionError
-from .loop import run
+from .entry import run
 from .payload import raw_event
 from .shutdown import on_shutdown
 

@@ -1,6 +1,6 @@
 """``python -m bootstrap_sdk``: the runtime entry a bootstrap calls; reads ``_HANDLER``."""
 
-from .loop import run
+from .entry import run
 
 
 def main() -> None:

@@ -8,7 +8,6 @@ runtime's hot path avoids attrs here: these are plain ``__slots__`` classes.
 from __future__ import annotations
 
 import json
-import os
 import time
 
 from .errors import CONTEXT_UNMARSHAL_ERROR, FunctionError
@@ -38,19 +37,20 @@ class Invocation:
 
 
 class FunctionInfo:
-    """The function's own settings, read once from the environment at init."""
+    """The function's own settings (``AWS_LAMBDA_FUNCTION_NAME`` and the like), read at init."""
 
     __slots__ = ("function_name", "function_version", "memory_limit_in_mb",
                  "log_group_name", "log_stream_name")
 
-    def __init__(self, environ: Optional[Dict[str, str]] = None) -> None:
-        env = os.environ if environ is None else environ
-        self.function_name = env.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
+    def __init__(self, function_name: Optional[str] = None, function_version: Optional[str] = None,
+                 memory_limit_in_mb: Optional[str] = None, log_group_name: Optional[str] = None,
+                 log_stream_name: Optional[str] = None) -> None:
+        self.function_name = function_name
+        self.function_version = function_version
         # A string, as in the managed runtime (it reads the variable as is).
-        self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
-        self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = env.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.memory_limit_in_mb = memory_limit_in_mb
+        self.log_group_name = log_group_name
+        self.log_stream_name = log_stream_name
 
 
 class CognitoIdentity:

@@ -26,7 +26,11 @@ UNMARSHAL_ERROR = "Runtime.UnmarshalError"
 MARSHAL_ERROR = "Runtime.MarshalError"
 CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
 
-# Keep the X-Ray cause header well under the Runtime API's header limits (FACTS.md).
+# How the runtime process ends (0: SIGTERM, or a worker's clean exit).
+EXIT_FATAL = 1          # init failed, or the Runtime API is broken
+EXIT_NOT_IN_LAMBDA = 2  # AWS_LAMBDA_RUNTIME_API unset: not started by Lambda or the RIE
+
+# Keep the X-Ray cause header well under the Runtime API's header limits (docs/facts.md#the-runtime-api).
 XRAY_CAUSE_LIMIT = 64 * 1024 - 1
 # An error body must itself fit a response; trim messages and traces far below 6 MB.
 _MESSAGE_LIMIT = 256 * 1024

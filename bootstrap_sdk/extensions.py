@@ -1,7 +1,7 @@
 """The Extensions API (2020-01-01), and the internal extension that enables SIGTERM.
 
 Lambda sends the runtime SIGTERM at shutdown only if at least one extension is
-registered; otherwise the runtime is SIGKILLed (FACTS.md). Registering a no-op
+registered; otherwise the runtime is SIGKILLed (docs/facts.md#extensions-and-shutdown). Registering a no-op
 *internal* extension (events ``[]``) from inside the runtime is how the Go and Rust
 runtimes get the signal. A registered extension must keep calling ``/event/next`` or
 init never completes, so a daemon thread keeps that poll open.

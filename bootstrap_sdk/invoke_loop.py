@@ -1,26 +1,22 @@
-"""The invoke loop: init, then next → handle → respond, forever.
+"""The invoke loop: next → handle → respond, forever, over one Runtime API connection.
 
-Init resolves the handler (a failure goes to ``/runtime/init/error`` and the process
-exits 1), registers the SIGTERM extension when shutdown hooks exist, then serves. With
-``AWS_LAMBDA_MAX_CONCURRENCY`` set (Lambda Managed Instances) the initialised process
-forks that many workers, each with its own connection and its own loop, as the managed
-Python runtime does: Python handlers run in parallel, free of one another's GIL.
-
-Exit codes: 0 after SIGTERM; 1 when init failed or the Runtime API is broken
-(a 500, an unexpected answer, or unreachable after the retries); 2 when the process was
-not started by Lambda (``AWS_LAMBDA_RUNTIME_API`` unset).
+One invoke: ``GET /next`` gives an ``Invocation``; the request id goes to the logs and
+the trace id to ``_X_AMZN_TRACE_ID``; the handler gets the decoded event (or its bytes)
+and a ``Context``; what it returns is posted as the response (or streamed, for an
+iterator), what it raises as an ``/error``. A refusal the Runtime API may give (400, 403,
+410, 413) is logged and the loop goes on; anything worse is a ``RuntimeApiError`` for
+the entry (docs/facts.md#the-runtime-api).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
-from . import logs, shutdown
+from . import logs
 from .context import Context, FunctionInfo
-from .errors import ErrorReport, InitError, header_error_type
+from .errors import ErrorReport, header_error_type
 from .payload import decode_event, encode_result, wants_raw_event
-from .runtime_api import RuntimeApiClient, RuntimeApiError
+from .runtime_api import RuntimeApiClient
 from .streaming import ResponseStream, is_stream
 
 TYPE_CHECKING = False
@@ -31,19 +27,15 @@ if TYPE_CHECKING:
 
     Handler = Callable[[Any, Context], Any]
 
-EXIT_FATAL = 1
-EXIT_NOT_IN_LAMBDA = 2
-
-
 class InvokeLoop:
     """Serves invokes with one handler over one Runtime API connection."""
 
-    def __init__(self, handler: Handler, client: RuntimeApiClient, raw_event: bool = False,
-                 set_trace_env: bool = True) -> None:
+    def __init__(self, handler: Handler, client: RuntimeApiClient, function: FunctionInfo,
+                 raw_event: bool = False, set_trace_env: bool = True) -> None:
         self.handler = handler
         self.client = client
         self.raw_event = raw_event or wants_raw_event(handler)
-        self.function = FunctionInfo()
+        self.function = function
         self.set_trace_env = set_trace_env
         # Work a handler defers until its response is posted (the executable adapter's clean-up).
         self.after_invoke = getattr(handler, "after_invoke", None)
@@ -123,69 +115,3 @@ class InvokeLoop:
             413: "too large",
         }.get(status, "unexpected status")
         logs.warning("Runtime API refused the %s with %d (%s); serving the next invoke" % (what, status, meaning))
-
-
-def _fatal(message: str, code: int = EXIT_FATAL) -> None:
-    logs.error(message)
-    sys.stdout.flush()
-    sys.exit(code)
-
-
-def _want_sigterm() -> bool:
-    setting = os.environ.get("BOOTSTRAP_SDK_SIGTERM", "").strip().lower()
-    if setting in ("1", "true", "yes", "on"):
-        return True
-    if setting in ("0", "false", "no", "off"):
-        return False
-    return bool(shutdown.hooks())
-
-
-def max_concurrency() -> int:
-    value = os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY", "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else 0
-
-
-def run(handler: Optional[Handler] = None, *, raw_event: bool = False) -> None:
-    """Run the runtime: init, then serve invokes until Lambda shuts the environment down.
-
-    ``handler`` is the function to call for each invoke; without one, the handler that
-    ``_HANDLER`` names (``module.function``, imported from ``LAMBDA_TASK_ROOT``). With
-    ``raw_event=True`` (or the ``@raw_event`` decorator) the handler gets the event's bytes.
-    Never returns.
-    """
-    address = os.environ.get("AWS_LAMBDA_RUNTIME_API", "")
-    if not address:
-        _fatal("AWS_LAMBDA_RUNTIME_API is not set: this runtime must be started by Lambda or the "
-               "Runtime Interface Emulator", EXIT_NOT_IN_LAMBDA)
-    workers = max_concurrency()
-    logs.configure(force_json=workers > 0)  # Lambda Managed Instances require JSON logs
-    try:
-        client = RuntimeApiClient(address)
-        try:
-            if handler is None:
-                from .handler_loader import load_handler
-
-                handler = load_handler(os.environ.get("_HANDLER", ""), os.environ.get("LAMBDA_TASK_ROOT"))
-        except InitError as exc:
-            report = ErrorReport.from_exception(exc)
-            logs.error("init failed: %s: %s" % (report.error_type, report.message))
-            client.post_init_error(report.body(), report.error_type)
-            sys.exit(EXIT_FATAL)
-        logs.bridge_logging_if_imported()
-        if _want_sigterm():
-            from .extensions import ExtensionsApiError, enable_sigterm
-
-            try:
-                enable_sigterm(address)
-            except ExtensionsApiError as exc:
-                logs.warning("SIGTERM not enabled: %s" % (exc,))
-        if workers > 0:
-            from .workers import WorkerPool
-
-            WorkerPool(handler, address, workers, raw_event).run()
-        else:
-            if shutdown.hooks() or _want_sigterm():
-                shutdown.install_sigterm_handler()
-            InvokeLoop(handler, client, raw_event).serve_forever()
-    except RuntimeApiError as exc:
-        _fatal("fatal: %s" % (exc,))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import _thread
 import json
-import os
 import sys
 import time
 
@@ -47,11 +46,6 @@ class LogSink:
         self.level = LEVELS.get(level.strip().upper(), 0) if level else 0
         self.stream = stream
         self._lock = _thread.allocate_lock()
-
-    @classmethod
-    def from_environment(cls, force_json: bool = False) -> "LogSink":
-        log_format = "JSON" if force_json else os.environ.get("AWS_LAMBDA_LOG_FORMAT", "Text")
-        return cls(log_format, os.environ.get("AWS_LAMBDA_LOG_LEVEL", ""))
 
     def format(self, level: int, message: str, logger: str = "bootstrap_sdk",
                extra: Optional[Dict[str, Any]] = None, now: Optional[float] = None) -> str:
@@ -89,17 +83,17 @@ class LogSink:
                 pass
 
 
-_sink = LogSink.from_environment()
+_sink = LogSink()  # until the entry configures it from the settings
 
 
 def sink() -> LogSink:
     return _sink
 
 
-def configure(force_json: bool = False) -> LogSink:
-    """Re-read the log settings (multi-concurrency forces JSON)."""
+def configure(log_format: str, level: str) -> LogSink:
+    """Log in ``log_format`` (Text|JSON) from ``level`` up (``AWS_LAMBDA_LOG_*``, docs/facts.md#logs)."""
     global _sink
-    _sink = LogSink.from_environment(force_json)
+    _sink = LogSink(log_format, level)
     bridge_logging()
     return _sink
 

@@ -1,4 +1,4 @@
-"""Resolve ``_HANDLER`` (``module.function``) to a callable, from ``LAMBDA_TASK_ROOT``.
+"""Resolve a Python ``_HANDLER`` (``module.function``) to a callable, from ``LAMBDA_TASK_ROOT``.
 
 Every way this can fail is an ``InitError`` with the managed runtime's errorType, so
 Lambda reports it at ``/runtime/init/error`` instead of the runtime dying mid-import.
@@ -9,7 +9,6 @@ does.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
 from .errors import (
@@ -43,47 +42,8 @@ def split_handler(handler: str) -> Tuple[str, str]:
     return module, function
 
 
-def resolve_program(name: str, task_root: str, path: str) -> Optional[str]:
-    """The absolute path of the program ``name`` names, if it is an existing file.
-
-    Relative to ``task_root`` first, then absolute, then (a bare name) on ``path``.
-    """
-    if os.path.isabs(name):
-        return name if os.path.isfile(name) else None
-    candidate = os.path.join(task_root, name)
-    if os.path.isfile(candidate):
-        return os.path.abspath(candidate)
-    if "/" in name:
-        return None
-    for directory in path.split(os.pathsep):
-        candidate = os.path.join(directory or ".", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return os.path.abspath(candidate)
-    return None
-
-
-def names_program(handler: str, task_root: str) -> bool:
-    """Does ``_HANDLER`` name a program (the executable adapter) rather than Python code?
-
-    Yes when ``BOOTSTRAP_SDK_EXEC_MODE`` is set, when it is a command line (spaces or
-    quotes: a Python handler has neither), or when its first word is an existing file.
-    """
-    text = handler.strip()
-    if os.environ.get("BOOTSTRAP_SDK_EXEC_MODE", "").strip():
-        return True
-    if not text or text.endswith(".py"):
-        return False
-    if any(c in text for c in " \t'\""):
-        return True
-    return resolve_program(text, task_root, os.environ.get("PATH", "")) is not None
-
-
 def load_handler(handler: str, task_root: Optional[str] = None) -> Callable[..., Any]:
-    """The callable ``_HANDLER`` names: a Python function, or the adapter for a program."""
-    if names_program(handler, task_root or os.getcwd()):
-        from .executable import load
-
-        return load(handler, task_root or os.getcwd())
+    """The Python function ``_HANDLER`` names, imported with ``task_root`` on ``sys.path``."""
     module_name, function_name = split_handler(handler)
     if task_root and task_root not in sys.path:
         sys.path.insert(0, task_root)

@@ -1,6 +1,6 @@
 """The Runtime API (2018-06-01) client: next, response, error, init error.
 
-Status codes (FACTS.md): 2xx is success; 400 and 403 (unknown or already answered
+Status codes (docs/facts.md#the-runtime-api): 2xx is success; 400 and 403 (unknown or already answered
 request, wrong state) and 413 (response too large: Lambda has already failed the
 invoke) and 410 (late answer under multi-concurrency) are logged by the loop, which goes
 back to ``/next`` without retrying; 500 and any other answer means the environment is
@@ -10,7 +10,6 @@ with backoff, a bounded number of times.
 
 from __future__ import annotations
 
-import os
 import time
 
 from .context import Invocation
@@ -50,19 +49,13 @@ class Backoff:
         return [min(0.01 * 2 ** i, 1.0) for i in range(self.attempts - 1)]
 
 
-def default_backoff() -> Backoff:
-    """``BOOTSTRAP_SDK_CONNECT_ATTEMPTS`` tries (default 10: about 3 s in all)."""
-    value = os.environ.get("BOOTSTRAP_SDK_CONNECT_ATTEMPTS", "")
-    return Backoff(int(value) if value.isdigit() else 10)
-
-
 class RuntimeApiClient:
     """Talks to ``http://$AWS_LAMBDA_RUNTIME_API/2018-06-01`` over one keep-alive connection."""
 
     def __init__(self, address: str, backoff: Optional[Backoff] = None) -> None:
         self.address = address
         self.connection = HttpConnection(address)
-        self.backoff = backoff or default_backoff()
+        self.backoff = backoff or Backoff(10)  # BOOTSTRAP_SDK_CONNECT_ATTEMPTS's default: about 3 s
         self._base = "/" + API_VERSION + "/runtime"
         self._agent = ("User-Agent", USER_AGENT)
 

@@ -1,7 +1,8 @@
 """Shutdown: SIGTERM runs the ``on_shutdown`` hooks within the budget, then exits 0.
 
 Lambda gives a runtime with an internal extension 500 ms between SIGTERM and SIGKILL
-(300 ms when external extensions share the 2,000 ms budget). Hooks run in the order
+(300 ms when external extensions share the 2,000 ms budget:
+docs/facts.md#extensions-and-shutdown). Hooks run in the order
 they were registered; once the budget (``BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS``, default
 450 ms) is spent the remaining hooks are skipped and logged, because SIGKILL is next.
 """
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, List
 
 _hooks: List[Callable[[], Any]] = []
+_budget = 0.45
 
 
 def on_shutdown(hook: Callable[[], Any]) -> Callable[[], Any]:
@@ -35,9 +37,14 @@ def hooks() -> List[Callable[[], Any]]:
     return list(_hooks)
 
 
+def set_budget(seconds: float) -> None:
+    """How long the hooks may take after SIGTERM (``BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS``)."""
+    global _budget
+    _budget = seconds
+
+
 def budget_seconds() -> float:
-    value = os.environ.get("BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS", "")
-    return (int(value) if value.isdigit() else 450) / 1000.0
+    return _budget
 
 
 def run_hooks(budget: float) -> None:

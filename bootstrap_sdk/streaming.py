@@ -18,7 +18,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Iterator, List, Optional, Tuple
 
-# The documented streaming limit (FACTS.md); past it the stream is cut with an error.
+# The documented streaming limit (docs/facts.md#response-streaming); past it the stream is cut with an error.
 STREAM_LIMIT = 200 * 1024 * 1024
 
 

@@ -18,21 +18,28 @@ import sys
 import time
 
 from . import logs, shutdown
-from .loop import EXIT_FATAL, InvokeLoop
+from .errors import EXIT_FATAL
+from .invoke_loop import InvokeLoop
 from .runtime_api import RuntimeApiClient, RuntimeApiError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Dict
 
+    from .context import FunctionInfo
+    from .runtime_api import Backoff
+
 _RESPAWN_PAUSE = 0.1  # keeps a worker that dies at once from spinning the parent
 
 
 class WorkerPool:
-    def __init__(self, handler: Callable[..., Any], address: str, count: int, raw_event: bool = False) -> None:
+    def __init__(self, handler: Callable[..., Any], address: str, count: int, function: FunctionInfo,
+                 backoff: Backoff, raw_event: bool = False) -> None:
         self.handler = handler
         self.address = address
         self.count = count
+        self.function = function
+        self.backoff = backoff
         self.raw_event = raw_event
         self.children: Dict[int, int] = {}  # pid → worker number
 
@@ -64,7 +71,8 @@ class WorkerPool:
         code = 0
         try:
             shutdown.install_sigterm_handler()
-            InvokeLoop(self.handler, RuntimeApiClient(self.address), self.raw_event).serve_forever()
+            client = RuntimeApiClient(self.address, self.backoff)
+            InvokeLoop(self.handler, client, self.function, self.raw_event).serve_forever()
         except RuntimeApiError as exc:
             logs.error("fatal: %s" % (exc,))
             code = EXIT_FATAL

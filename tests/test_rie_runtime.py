@@ -202,9 +202,9 @@ def test_multi_concurrency_serves_invokes_at_once_with_json_logs(start_runtime, 
 
 
 def test_start_up_path_imports_nothing_heavy(start_runtime):
-    """FACTS.md's import costs: socket/http.client/email ~13-17 ms, typing ~8, logging ~4, requests >100."""
+    """docs/facts.md#start-up-costs: socket/http.client/email ~13-17 ms, typing ~8, logging ~4, requests >100."""
     modules = set(start_runtime("modules.handler").invoke(b"{}").json())
     heavy = {"socket", "http.client", "email.parser", "typing", "logging", "requests", "threading",
              "urllib.request", "asyncio", "subprocess", "attr", "attrs"}
     assert not modules & heavy, sorted(modules & heavy)
-    assert {"bootstrap_sdk.loop", "bootstrap_sdk.runtime_api", "_socket", "json"} <= modules
+    assert {"bootstrap_sdk.invoke_loop", "bootstrap_sdk.runtime_api", "_socket", "json"} <= modules

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bootstrap_sdk.errors import ErrorReport, FunctionError, InitError, header_error_type
-from bootstrap_sdk.handler_loader import split_handler
+from bootstrap_sdk.python_handler import split_handler
 from bootstrap_sdk.http_connection import ConnectionLost, HttpConnection, split_address
 from bootstrap_sdk.logs import LogSink, set_request_id
 from bootstrap_sdk.payload import encode_result

@@ -20,7 +20,7 @@ import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set
+    from typing import Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
     LineSink = Callable[[str], None]
 
@@ -178,12 +178,6 @@ def terminate_children(grace: float) -> None:
     sweep()
 
 
-def describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return "killed by %s" % signal_name(os.WTERMSIG(status))
-    return "exited with code %d" % os.WEXITSTATUS(status)
-
-
 def signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -239,111 +233,182 @@ class Outcome:
         self.seconds = 0.0
 
 
-def run(argv: List[str], env: Mapping[str, str], cwd: Optional[str], stdin_data: bytes,
-        kill_at: float, stdout_limit: int, on_stderr_line: LineSink, grace: float = 0.2,
-        keep: Iterable[int] = ()) -> Outcome:
-    """Run a program to completion or to ``kill_at`` (a ``time.monotonic()`` value)."""
-    started = time.monotonic()
+class Piped:
+    """A started program and this side's ends of its stdin, stdout and stderr (non-blocking)."""
+
+    __slots__ = ("pid", "stdin", "stdout", "stderr")
+
+    def __init__(self, pid: int, stdin: int, stdout: int, stderr: int) -> None:
+        self.pid = pid
+        self.stdin = stdin
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def spawn_piped(argv: List[str], env: Mapping[str, str], cwd: Optional[str]) -> Piped:
+    """Start ``argv`` (see ``spawn``) with pipes for its stdin, stdout and stderr."""
     in_r, in_w = os.pipe()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     try:
         pid = spawn(argv, env, cwd, in_r, out_w, err_w)
     except SpawnError:
-        for fd in (in_r, in_w, out_r, out_w, err_r, err_w):
+        for fd in (in_w, out_r, err_r):
             os.close(fd)
         raise
-    for fd in (in_r, out_w, err_w):
-        os.close(fd)
-    outcome = Outcome()
-    stderr = LineSplitter(on_stderr_line)
-    stdout_parts: List[bytes] = []
-    stdout_size = 0
-    pidfd = open_pidfd(pid)
-    poller = select.poll()
-    readers = {out_r, err_r}
-    for fd in readers:
-        os.set_blocking(fd, False)
-        poller.register(fd, select.POLLIN)
-    pending = memoryview(stdin_data)
-    if pending:
-        os.set_blocking(in_w, False)
-        poller.register(in_w, select.POLLOUT)
-    else:
-        os.close(in_w)
-        in_w = -1
-    if pidfd is not None:
-        poller.register(pidfd, select.POLLIN)
-    status: Optional[int] = None
-    try:
-        while readers or status is None:
-            now = time.monotonic()
-            if now >= kill_at and not outcome.timed_out and status is None:
-                outcome.timed_out = True
-                status = terminate(pid, min(grace, max(0.0, kill_at - started)))
-                kill_at = now + grace  # drain what is left, briefly
-            elif outcome.timed_out and now >= kill_at:
-                break  # a descendant outside the group holds the pipes open: sweep() ends it
-            wait_ms = max(0, int((kill_at - now) * 1000) + 1)
-            if pidfd is None and status is None:
-                wait_ms = min(wait_ms, 10)
-            events = poller.poll(wait_ms)
-            for fd, event in events:
-                if fd == pidfd:
-                    poller.unregister(pidfd)
-                    status = wait_exit(pid)
-                    # The leader is gone: end whatever it left in its group, so that
-                    # pipes a background child inherited reach EOF.
-                    kill_group(pid)
-                elif fd == in_w:
-                    try:
-                        written = os.write(in_w, pending[:_READ_SIZE])
-                        pending = pending[written:]
-                    except BlockingIOError:
-                        continue
-                    except OSError as exc:  # EPIPE: the program stopped reading; that is its choice
-                        if exc.errno not in (errno.EPIPE, errno.EBADF):
-                            raise
-                        pending = pending[:0]
-                    if not pending:
-                        poller.unregister(in_w)
-                        os.close(in_w)
-                        in_w = -1
-                else:
-                    try:
-                        data = os.read(fd, _READ_SIZE)
-                    except BlockingIOError:
-                        continue
-                    if not data:
-                        poller.unregister(fd)
-                        readers.discard(fd)
-                        continue
-                    if fd == err_r:
-                        stderr.feed(data)
-                    elif not outcome.overflow:
-                        stdout_size += len(data)
-                        if stdout_size > stdout_limit:
-                            outcome.overflow = True
-                            stdout_parts = []
-                            kill_group(pid)
-                        else:
-                            stdout_parts.append(data)
-            if pidfd is None and status is None:
-                done, raw = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    status = raw
-                    kill_group(pid)
     finally:
-        for fd in (in_w, out_r, err_r, pidfd if pidfd is not None else -1):
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+    for fd in (in_w, out_r, err_r):
+        os.set_blocking(fd, False)
+    return Piped(pid, in_w, out_r, err_r)
+
+
+def status_error(status: int) -> Tuple[str, str]:
+    """A program's wait status as (errorType, what happened): the mapping every mode uses.
+
+    ``Executable.SIGSEGV`` / "killed by SIGSEGV" for a signal, ``Executable.ExitCode3`` /
+    "exited with code 3" for an exit code.
+    """
+    if os.WIFSIGNALED(status):
+        name = signal_name(os.WTERMSIG(status))
+        return "Executable." + name, "killed by " + name
+    code = os.WEXITSTATUS(status)
+    return "Executable.ExitCode%d" % code, "exited with code %d" % code
+
+
+def describe_status(status: int) -> str:
+    return status_error(status)[1]
+
+
+def run(argv: List[str], env: Mapping[str, str], cwd: Optional[str], stdin_data: bytes,
+        kill_at: float, stdout_limit: int, on_stderr_line: LineSink, grace: float = 0.2,
+        keep: Iterable[int] = ()) -> Outcome:
+    """Run a program to completion or to ``kill_at`` (a ``time.monotonic()`` value).
+
+    On return nothing of it is left: its group is killed and every other child of this
+    process but ``keep`` is swept.
+    """
+    started = time.monotonic()
+    watch = _Watch(spawn_piped(argv, env, cwd), stdin_data, stdout_limit, on_stderr_line)
+    try:
+        watch.until(kill_at, grace, started)
+    finally:
+        watch.close()
+        if watch.status is None:
+            watch.status = terminate(watch.pid, 0)
+        kill_group(watch.pid)
+        sweep(keep)
+    return watch.outcome(time.monotonic() - started)
+
+
+class _Watch:
+    """One ``poll`` loop over a running program: feeds stdin, collects stdout and stderr."""
+
+    def __init__(self, piped: Piped, stdin_data: bytes, stdout_limit: int, on_stderr_line: LineSink) -> None:
+        self.pid = piped.pid
+        self.stdin, self.out, self.err = piped.stdin, piped.stdout, piped.stderr
+        self.stderr = LineSplitter(on_stderr_line)
+        self.stdout_parts: List[bytes] = []
+        self.stdout_size = 0
+        self.stdout_limit = stdout_limit
+        self.status: Optional[int] = None
+        self.timed_out = self.overflow = False
+        self.pidfd = open_pidfd(self.pid)
+        self.poller = select.poll()
+        self.readers = {self.out, self.err}
+        for fd in self.readers:
+            self.poller.register(fd, select.POLLIN)
+        self.pending = memoryview(stdin_data)
+        if self.pending:
+            self.poller.register(self.stdin, select.POLLOUT)
+        else:
+            self._close_stdin()
+        if self.pidfd is not None:
+            self.poller.register(self.pidfd, select.POLLIN)
+
+    def until(self, kill_at: float, grace: float, started: float) -> None:
+        """Serve the pipes until the program has exited and they are drained, or time is up."""
+        while self.readers or self.status is None:
+            now = time.monotonic()
+            if now >= kill_at and not self.timed_out and self.status is None:
+                self.timed_out = True
+                self.status = terminate(self.pid, min(grace, max(0.0, kill_at - started)))
+                kill_at = now + grace  # drain what is left, briefly
+            elif self.timed_out and now >= kill_at:
+                return  # a descendant outside the group holds the pipes open: sweep() ends it
+            wait_ms = max(0, int((kill_at - now) * 1000) + 1)
+            if self.pidfd is None and self.status is None:
+                wait_ms = min(wait_ms, 10)
+            for fd, _ in self.poller.poll(wait_ms):
+                if fd == self.pidfd:
+                    self.poller.unregister(fd)
+                    self._exited(wait_exit(self.pid))
+                elif fd == self.stdin:
+                    self._feed_stdin()
+                else:
+                    self._read(fd)
+            if self.pidfd is None and self.status is None:
+                done, raw = os.waitpid(self.pid, os.WNOHANG)
+                if done:
+                    self._exited(raw)
+
+    def _exited(self, status: int) -> None:
+        self.status = status
+        # The leader is gone: end whatever it left in its group, so that pipes a
+        # background child inherited reach EOF.
+        kill_group(self.pid)
+
+    def _feed_stdin(self) -> None:
+        try:
+            written = os.write(self.stdin, self.pending[:_READ_SIZE])
+            self.pending = self.pending[written:]
+        except BlockingIOError:
+            return
+        except OSError as exc:  # EPIPE: the program stopped reading; that is its choice
+            if exc.errno not in (errno.EPIPE, errno.EBADF):
+                raise
+            self.pending = self.pending[:0]
+        if not self.pending:
+            self.poller.unregister(self.stdin)
+            self._close_stdin()
+
+    def _close_stdin(self) -> None:
+        os.close(self.stdin)
+        self.stdin = -1
+
+    def _read(self, fd: int) -> None:
+        try:
+            data = os.read(fd, _READ_SIZE)
+        except BlockingIOError:
+            return
+        if not data:
+            self.poller.unregister(fd)
+            self.readers.discard(fd)
+        elif fd == self.err:
+            self.stderr.feed(data)
+        elif not self.overflow:
+            self.stdout_size += len(data)
+            if self.stdout_size > self.stdout_limit:
+                self.overflow = True
+                self.stdout_parts = []
+                kill_group(self.pid)
+            else:
+                self.stdout_parts.append(data)
+
+    def close(self) -> None:
+        for fd in (self.stdin, self.out, self.err, self.pidfd if self.pidfd is not None else -1):
             if fd >= 0:
                 os.close(fd)
-        if status is None:
-            status = terminate(pid, 0)
-        kill_group(pid)
-        sweep(keep)
-    stderr.close()
-    outcome.status = status
-    outcome.stdout = b"".join(stdout_parts)
-    outcome.stderr_tail = stderr.tail_text()
-    outcome.seconds = time.monotonic() - started
-    return outcome
+        self.stdin = -1
+
+    def outcome(self, seconds: float) -> Outcome:
+        self.stderr.close()
+        outcome = Outcome()
+        outcome.status = self.status if self.status is not None else 0
+        outcome.timed_out = self.timed_out
+        outcome.overflow = self.overflow
+        outcome.stdout = b"".join(self.stdout_parts)
+        outcome.stderr_tail = self.stderr.tail_text()
+        outcome.seconds = seconds
+        return outcome

@@ -1,16 +1,7 @@
-"""The legacy-executable adapter: ``_HANDLER`` names a program that serves each invoke.
+"""The legacy-executable handler: the program ``_HANDLER`` names serves each invoke.
 
-``_HANDLER`` is the program's command line, split like a POSIX shell splits words (no
-shell ever runs it): ``bin/payroll --strict``. The first word is a path relative to
-``LAMBDA_TASK_ROOT``, an absolute path, or a name found on ``PATH`` (``/opt/bin`` is on it
-in Lambda). The configuration beside it, all environment variables:
-
-``BOOTSTRAP_SDK_EXEC_MODE``      stdio (default) | file | persistent
-``BOOTSTRAP_SDK_EXEC_MARGIN_MS`` kill the program this long before the deadline (500)
-``BOOTSTRAP_SDK_EXEC_CREDENTIALS`` 1 (default) passes the AWS credentials on, 0 removes them
-``BOOTSTRAP_SDK_EXEC_INPUT``     file mode: name of the event file's variable (LAMBDA_EVENT_FILE)
-``BOOTSTRAP_SDK_EXEC_OUTPUT``    file mode: name of the response file's variable (LAMBDA_RESPONSE_FILE)
-``BOOTSTRAP_SDK_EXEC_WORKDIR``   where per-invoke working directories go (/tmp)
+``_HANDLER`` is the program's command line (see ``command``); its configuration is the
+``BOOTSTRAP_SDK_EXEC_*`` variables, parsed in ``settings.ExecSettings``.
 
 Modes: ``stdio`` runs the program once per invoke, event on stdin, stdout is the
 response. ``file`` writes the event to a file and reads the response from one; their
@@ -24,39 +15,25 @@ from __future__ import annotations
 import os
 import time
 
-from . import child_process, logs, shutdown
+from .. import logs, shutdown
+from ..errors import FunctionError, InitError
+from . import child_process
 from .child_process import SpawnError
-from .errors import FunctionError, InitError
-from .handler_loader import resolve_program
+from .command import resolve_program, split_command
 from .workdir import Workdirs
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional
 
-    from .context import Context
+    from ..context import Context
+    from ..settings import ExecSettings
 
-MODES = ("stdio", "file", "persistent")
-RESPONSE_LIMIT = 6 * 1024 * 1024 + 100  # Lambda's (and the RIE's) synchronous response limit
+# Lambda's (and the RIE's) synchronous response limit (docs/facts.md#lambdas-limits).
+RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 # Not for the program: the Runtime API is the runtime's, and "_"-variables are Lambda's internals.
 HIDDEN_VARIABLES = ("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "_LAMBDA_TELEMETRY_LOG_FD")
-
-
-def _setting(environ: Mapping[str, str], name: str, default: str) -> str:
-    return environ.get("BOOTSTRAP_SDK_EXEC_" + name, "").strip() or default
-
-
-def split_command(handler: str) -> List[str]:
-    import shlex
-
-    try:
-        words = shlex.split(handler)
-    except ValueError as exc:
-        raise InitError("Runtime.MalformedHandlerName", "Bad handler %r: %s" % (handler, exc)) from None
-    if not words:
-        raise InitError("Runtime.MalformedHandlerName", "Bad handler %r: no program named" % (handler,))
-    return words
 
 
 class ExecutableHandler:
@@ -64,12 +41,10 @@ class ExecutableHandler:
 
     __bootstrap_sdk_raw_event__ = True
 
-    def __init__(self, handler: str, task_root: str, environ: Optional[Mapping[str, str]] = None) -> None:
+    def __init__(self, handler: str, task_root: str, settings: ExecSettings,
+                 environ: Optional[Mapping[str, str]] = None) -> None:
         env = dict(os.environ if environ is None else environ)
-        self.mode = _setting(env, "MODE", "stdio").lower()
-        if self.mode not in MODES:
-            raise InitError("Runtime.InvalidExecutableMode", "BOOTSTRAP_SDK_EXEC_MODE=%r: expected one of %s"
-                            % (self.mode, ", ".join(MODES)))
+        self.mode = settings.mode
         words = split_command(handler)
         program = resolve_program(words[0], task_root, env.get("PATH", ""))
         if program is None:
@@ -83,18 +58,14 @@ class ExecutableHandler:
         self.name = os.path.basename(program)
         # How errors name the program: its command line, the program's directory left out.
         self.command = " ".join([self.name] + words[1:])
-        margin = _setting(env, "MARGIN_MS", "500")
-        if not margin.isdigit():
-            raise InitError("Runtime.InvalidExecutableConfig", "BOOTSTRAP_SDK_EXEC_MARGIN_MS=%r is not a number of "
-                            "milliseconds" % margin)
-        self.margin = int(margin) / 1000.0
-        self.workdirs = Workdirs(_setting(env, "WORKDIR", "/tmp"))
-        self.input_name = _setting(env, "INPUT", "LAMBDA_EVENT_FILE")
-        self.output_name = _setting(env, "OUTPUT", "LAMBDA_RESPONSE_FILE")
-        self.records = self._record_codec(env, task_root)
+        self.margin = settings.margin_ms / 1000.0
+        self.workdirs = Workdirs(settings.workdir)
+        self.input_name = settings.input_name
+        self.output_name = settings.output_name
+        self.records = self._record_codec(settings, task_root)
         self.task_root = task_root
         hidden = set(HIDDEN_VARIABLES)
-        if _setting(env, "CREDENTIALS", "1") in ("0", "false", "no", "off"):
+        if not settings.credentials:
             hidden.update(CREDENTIAL_VARIABLES)
         self.base_env = {k: v for k, v in env.items() if k not in hidden and not k.startswith("BOOTSTRAP_SDK_")}
         self.grace = min(0.2, self.margin / 2)
@@ -107,15 +78,15 @@ class ExecutableHandler:
                                                 self._stderr_sink)
         shutdown.on_shutdown(self.stop)
 
-    def _record_codec(self, env: Mapping[str, str], task_root: str) -> Any:
+    def _record_codec(self, settings: ExecSettings, task_root: str) -> Any:
         """The copybook codec, when BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK / _OUTPUT_COPYBOOK are set."""
-        paths = [_setting(env, "INPUT_COPYBOOK", ""), _setting(env, "OUTPUT_COPYBOOK", "")]
+        paths = [settings.input_copybook, settings.output_copybook]
         if not any(paths):
             return None
         if self.mode == "persistent":
             raise InitError("Runtime.InvalidExecutableConfig", "copybooks work with the stdio and file modes, "
                             "not persistent (whose protocol is JSON already)")
-        from .copybook import Copybook, CopybookError, RecordCodec
+        from ..copybook import Copybook, CopybookError, RecordCodec
 
         books: List[Optional[Copybook]] = []
         for path in paths:
@@ -145,8 +116,8 @@ class ExecutableHandler:
         return self._run_with_records(event, context, workdir, kill_at)
 
     def _run_with_records(self, event: bytes, context: Context, workdir: str, kill_at: float) -> bytes:
-        from .copybook import RecordError
-        from .payload import encode_result
+        from ..copybook import RecordError
+        from ..payload import encode_result
 
         try:
             records, many = self.records.encode_event(event)
@@ -224,13 +195,10 @@ class ExecutableHandler:
             raise FunctionError("%s wrote more than %d bytes to stdout, over Lambda's response limit; it was "
                                 "stopped and nothing was sent" % (self.command, RESPONSE_LIMIT),
                                 "Executable.ResponseTooLarge")
-        status = outcome.status
-        if os.WIFSIGNALED(status):
-            name = child_process.signal_name(os.WTERMSIG(status))
-            raise FunctionError("%s was killed by %s%s" % (self.command, name, tail), "Executable." + name)
-        code = os.WEXITSTATUS(status)
-        if code != 0:
-            raise FunctionError("%s exited with code %d%s" % (self.command, code, tail), "Executable.ExitCode%d" % code)
+        if outcome.status != 0:
+            error_type, description = child_process.status_error(outcome.status)
+            what = ("was " if description.startswith("killed") else "") + description
+            raise FunctionError("%s %s%s" % (self.command, what, tail), error_type)
 
     def _persistent(self, event: bytes, context: Context, workdir: str, kill_at: float) -> bytes:
         from .persistent import encode_request, reply_body
@@ -284,11 +252,3 @@ class ExecutableHandler:
             self.persistent.stop(0)
         self.workdirs.remove_all()
 
-
-def load(handler: str, task_root: str) -> ExecutableHandler:
-    adapter = ExecutableHandler(handler, task_root)
-    from .loop import max_concurrency
-
-    if max_concurrency() == 0:
-        adapter.start()  # with workers, each starts its own after the fork
-    return adapter

@@ -26,9 +26,9 @@ import os
 import select
 import time
 
+from ..errors import FunctionError
 from . import child_process
 from .child_process import LineSplitter
-from .errors import FunctionError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -77,27 +77,15 @@ class PersistentProgram:
         return self.pid != 0 and self.owner == os.getpid()
 
     def start(self) -> None:
-        in_r, in_w = os.pipe()
-        out_r, out_w = os.pipe()
-        err_r, err_w = os.pipe()
-        try:
-            self.pid = child_process.spawn(self.argv, self.env, self.cwd, in_r, out_w, err_w)
-        except child_process.SpawnError:
-            for fd in (in_w, out_r, err_r):
-                os.close(fd)
-            raise
-        finally:
-            for fd in (in_r, out_w, err_w):
-                os.close(fd)
+        piped = child_process.spawn_piped(self.argv, self.env, self.cwd)
+        self.pid = piped.pid
         self.owner = os.getpid()
-        self._stdin, self._stdout, self._stderr = in_w, out_r, err_r
+        self._stdin, self._stdout, self._stderr = piped.stdin, piped.stdout, piped.stderr
         pidfd = child_process.open_pidfd(self.pid)
         self._pidfd = pidfd if pidfd is not None else -1
         self._buffer.clear()
         self._poller = select.poll()
-        for fd in (in_w, out_r, err_r):
-            os.set_blocking(fd, False)
-        for fd in (out_r, err_r):
+        for fd in (piped.stdout, piped.stderr):
             self._poller.register(fd, select.POLLIN)
         if self._pidfd >= 0:
             self._poller.register(self._pidfd, select.POLLIN)
@@ -127,11 +115,7 @@ class PersistentProgram:
         # last stderr lines may still sit in the pipe: read them before the tail is taken.
         self._drain()
         self._forget()
-        description = child_process.describe_status(status)
-        if os.WIFSIGNALED(status):
-            error_type = "Executable." + child_process.signal_name(os.WTERMSIG(status))
-        else:
-            error_type = "Executable.ExitCode%d" % os.WEXITSTATUS(status)
+        error_type, description = child_process.status_error(status)
         tail = self.stderr.tail_text()
         return FunctionError("persistent program %s while serving this invoke; it is restarted for the next "
                              "one%s" % (description, "; stderr ends:\n" + tail if tail else ""), error_type)

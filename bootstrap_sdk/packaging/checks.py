@@ -27,7 +27,9 @@ AL2_END_OF_LIFE = ("provided.al2 is past end of life: Amazon Linux 2 support end
                    "snapshots of the AWS documentation); use provided.al2023 (deprecated on 2029-06-30)")
 
 
-class CheckFailed(Exception):
+class BuildError(Exception):
+    """A problem with a build's inputs: one clear message per problem, all of them at once."""
+
     def __init__(self, problems: List[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
@@ -42,7 +44,7 @@ class Findings:
 
     def raise_if_failed(self) -> None:
         if self.errors:
-            raise CheckFailed(self.errors)
+            raise BuildError(self.errors)
 
 
 def layer_path_problem(dest: str) -> Optional[str]:

@@ -14,7 +14,10 @@ from pathlib import Path
 from typing import List, Optional
 
 from . import checks
-from .layer import BuildError, LayerOptions, build_function_zip, build_layer, host_arch, layer_options_paths
+from .checks import BuildError
+from .function_zip import build_function_zip
+from .layer import build_layer
+from .options import LayerOptions, host_arch, include_pairs
 from .patch import PatchError
 from .python_bundle import InterpreterError
 
@@ -108,13 +111,13 @@ def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
     args = layer_parser().parse_args(argv)
     options = LayerOptions(
         output=args.output, runtime=args.runtime, arch=args.arch, executables=args.executable,
-        includes=layer_options_paths(args.include), library_paths=args.library_path, python=args.python,
+        includes=include_pairs(args.include), library_paths=args.library_path, python=args.python,
         stdlib=args.stdlib, stdlib_modules=args.stdlib_module, system_libc=args.system_libc,
         stub_libraries=args.stub_library,
         bootstrap=args.bootstrap, name=args.name, description=args.description, license=args.license)
     try:
         result = build_layer(options, _progress(args.quiet))
-    except (BuildError, checks.CheckFailed) as exc:
+    except BuildError as exc:
         return _fail(EXIT_CHECK, exc.problems)
     except (InterpreterError, PatchError) as exc:
         return _fail(EXIT_TOOL, [str(exc)])
@@ -142,7 +145,7 @@ def make_function_zip(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         manifest = build_function_zip(args.source, args.output, args.runtime, args.arch, _progress(args.quiet))
-    except (BuildError, checks.CheckFailed) as exc:
+    except BuildError as exc:
         for problem in exc.problems:
             print("make-function-zip: error: %s" % problem, file=sys.stderr)
         return EXIT_CHECK

@@ -15,6 +15,10 @@ import subprocess
 import sys
 from typing import List
 
+from .elf import GLIBC_SONAMES
+from .options import Progress
+from .stage import LAYER_LIB, PRIVATE, Stage, make_writable
+
 
 class PatchError(Exception):
     pass
@@ -49,3 +53,23 @@ def patch_library(patchelf: str, path: str, rpath: str) -> None:
     """Drop the build host's RUNPATH/RPATH; point DT_RPATH at the layer's library dir."""
     _run(patchelf, ["--remove-rpath", path])
     _run(patchelf, ["--force-rpath", "--set-rpath", rpath, path])
+
+
+def patch_stage(stage: Stage, system_libc: bool, arch_loader: str, progress: Progress) -> List[str]:
+    """Patch every staged executable and library; the files now bound to the layer's glibc."""
+    patchelf = find_patchelf()
+    loader_path = "" if system_libc else "%s/%s" % (LAYER_LIB, arch_loader)
+    executables = [stage.python_rel] + [r for r in stage.elf_roots if r.startswith("bin/")]
+    for rel in executables:
+        make_writable(stage.root / rel)
+        patch_executable(patchelf, str(stage.root / rel), loader_path, LAYER_LIB)
+    libraries = [r for r in stage.elf_roots if r not in executables] + [
+        "%s/lib/%s" % (PRIVATE, n) for n in sorted(os.listdir(stage.lib_dir))]
+    for rel in libraries:
+        if os.path.basename(rel) in GLIBC_SONAMES:
+            continue
+        make_writable(stage.root / rel)
+        patch_library(patchelf, str(stage.root / rel), LAYER_LIB)
+    progress("patched: %d executables, %d libraries (loader %s, DT_RPATH %s)" % (
+        len(executables), len(libraries), loader_path or "the host's", LAYER_LIB))
+    return [] if system_libc else executables + libraries

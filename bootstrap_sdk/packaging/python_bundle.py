@@ -4,7 +4,7 @@ The default interpreter is the build host's that links libpython statically (Deb
 ``/usr/bin/python3`` does: it needs only libc, libm, libz and libexpat), so the layer
 carries one binary instead of a 23 MB libpython. The standard library is compiled to
 sourceless ``.pyc`` with unchecked hashes: valid on a read-only /opt, reproducible, and
-~200 ms faster per cold start than ``.py`` alone (FACTS.md).
+~200 ms faster per cold start than ``.py`` alone (docs/facts.md#start-up-costs).
 
 ``minimal`` is the import closure of the runtime itself, found by importing every
 runtime module in the chosen interpreter (``-I -S``) and recording what got loaded;
@@ -17,16 +17,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import attr
 
 from .elf import read_elf
+from .runtime_files import SDK_DIR, runtime_modules
 
-SDK_DIR = Path(__file__).resolve().parents[1]
-# The runtime's modules; tooling (packaging/, local/) never ships in a layer.
-RUNTIME_MODULES = sorted(p.stem for p in SDK_DIR.glob("*.py"))
 # Imported lazily on some path of the runtime (errors, adapter, shutdown): import them all.
 # ``logging`` too: the runtime routes its records (logs.bridge_logging), and handlers
 # written for the managed runtime import it.
@@ -156,7 +153,7 @@ def stdlib_files(interpreter: Interpreter, policy: str, extra_modules: Sequence[
                 add(os.path.join(dynload, name))
         modules = list(extra_modules)
     elif policy == "minimal":
-        modules = ["bootstrap_sdk." + m if m != "__init__" else "bootstrap_sdk" for m in RUNTIME_MODULES]
+        modules = runtime_modules()
         modules = [m for m in modules if not m.endswith("__main__")] + LAZY_IMPORTS + list(extra_modules)
         # Every codec, so that events and programs in any encoding can be decoded.
         encodings = os.path.join(stdlib, "encodings")
@@ -199,7 +196,3 @@ def compile_pyc(interpreter: Interpreter, jobs: List[Tuple[str, str, str]]) -> N
     if result.returncode != 0:
         raise InterpreterError("compiling .pyc failed: %s" % result.stderr.strip()[-2000:])
 
-
-def runtime_sources() -> List[Path]:
-    """The runtime package's own files (no tooling)."""
-    return sorted(p for p in SDK_DIR.glob("*.py")) + [SDK_DIR / "py.typed"]

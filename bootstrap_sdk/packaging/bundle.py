@@ -1,0 +1,68 @@
+"""The shared-library closure of every staged ELF file, copied into the layer.
+
+Each root must be built for the layer's architecture. Its closure is resolved where the
+root came from (so ``$ORIGIN`` and the build host's search path mean what they meant),
+then copied flat into the layer's private library directory; sonames named with
+``--stub-library`` are replaced by stubs, and the build host's dynamic loader comes too
+unless the layer uses the host's glibc (``--system-libc``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Dict
+
+from . import checks, elf
+from .checks import BuildError
+from .options import LayerOptions, Progress
+from .stage import PRIVATE, Stage, copy_into
+
+
+def bundle_libraries(stage: Stage, options: LayerOptions, progress: Progress) -> None:
+    needed = _closure(stage, options)
+    for soname, info in sorted(needed.items()):
+        if soname in options.stub_libraries:
+            _stub(info.path, soname, stage.lib_dir / soname, progress)
+        else:
+            copy_into(Path(os.path.realpath(info.path)), stage.lib_dir / soname)
+    if not options.system_libc:
+        loader_name = elf.LOADERS[options.arch]
+        python_info = elf.read_elf(str(stage.root / stage.python_rel))
+        assert python_info is not None
+        host_loader = python_info.interpreter or "/lib64/" + loader_name
+        copy_into(Path(os.path.realpath(host_loader)), stage.lib_dir / loader_name)
+    progress("libraries: %d bundled in /opt/%s/lib" % (len(os.listdir(stage.lib_dir)), PRIVATE))
+
+
+def _closure(stage: Stage, options: LayerOptions) -> Dict[str, elf.ElfInfo]:
+    roots = []
+    for rel in stage.elf_roots:
+        info = elf.read_elf(stage.origins[rel])
+        assert info is not None
+        if info.machine != elf.MACHINES[options.arch]:
+            raise BuildError(["%s is built for %s, not %s (%s)" % (rel, info.machine, options.arch,
+                                                                    elf.MACHINES[options.arch])])
+        roots.append(info)
+    search = [str(p) for p in options.library_paths] + elf.system_library_dirs()
+    skip = elf.GLIBC_SONAMES if options.system_libc else ()
+    try:
+        needed = elf.closure(roots, search, skip)
+    except elf.LibraryNotFound as exc:
+        raise BuildError([str(exc) + "; add its directory with --library-path"]) from None
+    unknown = sorted(set(options.stub_libraries) - set(needed))
+    if unknown:
+        raise BuildError(["--stub-library %s: no bundled program needs it (the closure has %s)"
+                          % (name, ", ".join(sorted(needed))) for name in unknown])
+    return needed
+
+
+def _stub(real: str, soname: str, target: Path, progress: Progress) -> None:
+    from .stub import StubError, build_stub
+
+    try:
+        build_stub(real, soname, target)
+    except StubError as exc:
+        raise BuildError([str(exc)]) from None
+    progress("library: %s replaced by a stub (%s → %s)" % (
+        soname, checks.megabytes(os.path.getsize(real)), checks.megabytes(target.stat().st_size)))

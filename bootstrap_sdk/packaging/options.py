@@ -1,0 +1,52 @@
+"""What a layer build is asked for (``LayerOptions``) and what it gives back (``LayerResult``)."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import attr
+
+Progress = Callable[[str], None]
+
+
+def host_arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(machine, machine)
+
+
+@attr.s(auto_attribs=True)
+class LayerOptions:
+    output: Path
+    runtime: str = "provided.al2023"
+    arch: str = attr.Factory(host_arch)
+    executables: List[Path] = attr.Factory(list)
+    includes: List[Tuple[Path, str]] = attr.Factory(list)   # (source, layer path)
+    library_paths: List[Path] = attr.Factory(list)
+    python: Optional[str] = None
+    stdlib: str = "minimal"
+    stdlib_modules: List[str] = attr.Factory(list)
+    system_libc: bool = False
+    stub_libraries: List[str] = attr.Factory(list)  # sonames replaced by stubs (see stub.py)
+    bootstrap: Optional[Path] = None
+    name: str = "bootstrap-sdk-runtime"
+    description: str = "Python custom runtime built with bootstrap-sdk"
+    license: str = ""
+
+
+@attr.s(auto_attribs=True)
+class LayerResult:
+    zip_path: Path
+    manifest_path: Path
+    manifest: Dict[str, object]
+    warnings: List[str]
+
+
+def include_pairs(values: Sequence[str]) -> List[Tuple[Path, str]]:
+    """--include SRC[:DEST] values → (source, layer path); DEST defaults to SRC's name."""
+    pairs = []
+    for value in values:
+        source, sep, dest = value.partition(":")
+        pairs.append((Path(source), dest if sep else Path(source).name))
+    return pairs

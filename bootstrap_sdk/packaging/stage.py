@@ -1,0 +1,181 @@
+"""The staging tree of a layer: interpreter, standard library, runtime, programs, bootstrap.
+
+The tree is what /opt will hold:
+
+    bootstrap                                 the runtime's entry (Python, no /bin/sh needed)
+    bin/<program>                             bundled executables (/opt/bin is on PATH)
+    bootstrap-sdk/python/bin/pythonX.Y        the interpreter, patched to the layer's loader
+    bootstrap-sdk/python/lib/pythonX.Y/...    its standard library, sourceless .pyc
+    bootstrap-sdk/sdk/bootstrap_sdk/...       the runtime (runtime_files.RUNTIME_FILES)
+    bootstrap-sdk/lib/                        glibc, its loader and every other library
+    <include destinations>                    extra files and directories
+
+Libraries live in a private directory, not /opt/lib: /opt/lib is on every process's
+LD_LIBRARY_PATH (docs/facts.md#the-execution-environment), and a bundled glibc there
+would be loaded by the host's own programs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+import attr
+
+from . import checks, elf, python_bundle
+from .bootstrap_file import write_bootstrap
+from .checks import BuildError
+from .options import LayerOptions, Progress
+from .runtime_files import RUNTIME_FILES, SDK_DIR
+
+PRIVATE = "bootstrap-sdk"
+OPT = "/opt"
+LAYER_LIB = "%s/%s/lib" % (OPT, PRIVATE)
+
+
+@attr.s(auto_attribs=True)
+class Stage:
+    root: Path
+    interpreter: python_bundle.Interpreter
+    # ELF files (paths in the tree) whose shared libraries the layer must carry, and
+    # where each came from: closures resolve there, where $ORIGIN means what it meant.
+    elf_roots: List[str] = attr.Factory(list)
+    origins: Dict[str, str] = attr.Factory(dict)
+    # (source, target .pyc, path shown in tracebacks)
+    pyc_jobs: List[Tuple[str, str, str]] = attr.Factory(list)
+
+    @property
+    def python_rel(self) -> str:
+        return "%s/python/bin/%s" % (PRIVATE, self.interpreter.name)
+
+    @property
+    def stdlib_rel(self) -> str:
+        return "%s/python/lib/%s" % (PRIVATE, self.interpreter.name)
+
+    @property
+    def lib_dir(self) -> Path:
+        return self.root / PRIVATE / "lib"
+
+    def add_elf_root(self, rel: str, origin: str) -> None:
+        self.elf_roots.append(rel)
+        self.origins[rel] = origin
+
+
+def validate(options: LayerOptions) -> List[str]:
+    """Refuse bad inputs before any work, every problem at once; the warnings to carry."""
+    if options.runtime not in checks.RUNTIMES:
+        raise BuildError(["--runtime %s: expected one of %s" % (options.runtime, ", ".join(checks.RUNTIMES))])
+    if options.arch not in elf.MACHINES:
+        raise BuildError(["--arch %s: expected one of %s" % (options.arch, ", ".join(elf.MACHINES))])
+    problems = [p for _, dest in options.includes for p in [checks.layer_path_problem(dest)] if p]
+    problems += checks.executable_problems(options.executables)
+    problems += checks.source_problems({dest: src for src, dest in options.includes})
+    if options.bootstrap is not None:
+        problems += checks.source_problems({"bootstrap": options.bootstrap})
+    if problems:
+        raise BuildError(problems)
+    return [checks.AL2_END_OF_LIFE] if options.runtime == "provided.al2" else []
+
+
+def choose_interpreter(options: LayerOptions, progress: Progress) -> python_bundle.Interpreter:
+    progress("interpreter: choosing and probing")
+    try:
+        interpreter = python_bundle.describe(options.python) if options.python else python_bundle.default_interpreter()
+    except python_bundle.InterpreterError as exc:
+        raise BuildError([str(exc)]) from None
+    progress("interpreter: %s (Python %d.%d, libpython %s)" % (
+        interpreter.executable, *interpreter.version, "static" if interpreter.static_libpython else "shared"))
+    return interpreter
+
+
+def new_stage(root: Path, interpreter: python_bundle.Interpreter) -> Stage:
+    root.mkdir()
+    root.chmod(0o755)
+    stage = Stage(root, interpreter)
+    stage.lib_dir.mkdir(parents=True)
+    return stage
+
+
+def add_python(stage: Stage, options: LayerOptions, progress: Progress) -> None:
+    """The interpreter and the standard library it needs (``--stdlib``)."""
+    progress("stdlib: collecting the %s set%s" % (options.stdlib, (" plus " + ", ".join(options.stdlib_modules))
+                                                  if options.stdlib_modules else ""))
+    try:
+        files = python_bundle.stdlib_files(stage.interpreter, options.stdlib, options.stdlib_modules)
+    except python_bundle.InterpreterError as exc:
+        raise BuildError([str(exc)]) from None
+    copy_into(Path(stage.interpreter.executable), stage.root / stage.python_rel)
+    stage.add_elf_root(stage.python_rel, stage.interpreter.executable)
+    for item in files:
+        target = stage.root / stage.stdlib_rel / item.relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if item.kind == "py":
+            stage.pyc_jobs.append((item.source, str(target) + "c", "%s/%s/%s" % (OPT, stage.stdlib_rel, item.relative)))
+        else:
+            shutil.copy2(item.source, target)
+            if item.kind == "so":
+                stage.add_elf_root("%s/%s" % (stage.stdlib_rel, item.relative), item.source)
+
+
+def add_runtime(stage: Stage) -> None:
+    """The runtime's own files (the explicit list), each module with its .pyc beside it."""
+    sdk_rel = "%s/sdk/bootstrap_sdk" % PRIVATE
+    tag = "cpython-%d%d" % stage.interpreter.version
+    for name in RUNTIME_FILES:
+        source = SDK_DIR / name
+        target = stage.root / sdk_rel / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        if name.endswith(".py"):
+            cache = target.parent / "__pycache__"
+            cache.mkdir(exist_ok=True)
+            stage.pyc_jobs.append((str(source), str(cache / ("%s.%s.pyc" % (target.stem, tag))),
+                                   "%s/%s/%s" % (OPT, sdk_rel, name)))
+
+
+def compile_python(stage: Stage, progress: Progress) -> None:
+    progress("compiling %d modules to .pyc" % len(stage.pyc_jobs))
+    try:
+        python_bundle.compile_pyc(stage.interpreter, stage.pyc_jobs)
+    except python_bundle.InterpreterError as exc:
+        raise BuildError([str(exc)]) from None
+
+
+def add_programs(stage: Stage, options: LayerOptions, progress: Progress) -> None:
+    """The executables (into bin/) and the extra files (``--include``)."""
+    for executable in options.executables:
+        rel = "bin/" + executable.name
+        copy_into(executable.resolve(), stage.root / rel)
+        if elf.read_elf(str(stage.root / rel)) is not None:
+            stage.add_elf_root(rel, str(executable.resolve()))
+        progress("executable: %s → /opt/%s" % (executable, rel))
+    for source, dest in options.includes:
+        copy_into(source, stage.root / dest)
+        progress("include: %s → /opt/%s" % (source, dest))
+
+
+def add_bootstrap(stage: Stage, options: LayerOptions) -> None:
+    """/opt/bootstrap: the one given, or the runtime's, run by the bundled interpreter."""
+    if options.bootstrap is not None:
+        copy_into(options.bootstrap, stage.root / "bootstrap")
+    else:
+        write_bootstrap(stage.root / "bootstrap", python="%s/%s" % (OPT, stage.python_rel),
+                        sys_path=["%s/%s/sdk" % (OPT, PRIVATE)])
+
+
+def copy_into(source: Path, target: Path) -> None:
+    """Copy a file, a directory or a symlink (as a link) to ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_symlink():
+        os.symlink(os.readlink(source), target)
+    elif source.is_dir():
+        shutil.copytree(source, target, symlinks=True)
+    else:
+        shutil.copy2(source, target)
+
+
+def make_writable(path: Path) -> None:
+    path.chmod(stat.S_IMODE(path.stat().st_mode) | stat.S_IWUSR)

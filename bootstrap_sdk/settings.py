@@ -1,0 +1,142 @@
+"""Every environment variable the runtime reads: its default, its parsing, its error.
+
+Read once, at start (``Settings.from_environ``), then passed to what needs it; no other
+runtime module reads ``os.environ`` for a setting. Lambda's own variables
+(``AWS_LAMBDA_*``, ``_HANDLER``, ``LAMBDA_TASK_ROOT``) are taken as Lambda sets them,
+leniently, as the managed runtime does. The SDK's ``BOOTSTRAP_SDK_*`` variables are the
+function author's: a malformed value is not guessed around but recorded in ``problems``,
+which the entry posts to ``/runtime/init/error`` (docs/facts.md#the-runtime-api).
+
+Standard library only, and only ``os`` at that: this module is on the cold-start path.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Mapping, Optional, Tuple
+
+INVALID_SETTING = "Runtime.InvalidSetting"
+INVALID_EXECUTABLE_CONFIG = "Runtime.InvalidExecutableConfig"
+INVALID_EXECUTABLE_MODE = "Runtime.InvalidExecutableMode"
+
+EXEC_MODES = ("stdio", "file", "persistent")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+# name: (default, meaning) — the reference the README's tables follow.
+DEFAULTS = {
+    "BOOTSTRAP_SDK_SIGTERM": ("auto", "register the internal extension that gets SIGTERM: on, off, or auto "
+                                      "(on when shutdown hooks exist)"),
+    "BOOTSTRAP_SDK_CONNECT_ATTEMPTS": ("10", "tries to reach the Runtime API before giving up (about 3 s)"),
+    "BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS": ("450", "time the shutdown hooks may take after SIGTERM"),
+    "BOOTSTRAP_SDK_EXEC_MODE": ("stdio", "how a program serves an invoke: stdio, file or persistent"),
+    "BOOTSTRAP_SDK_EXEC_MARGIN_MS": ("500", "stop the program this long before the invoke's deadline"),
+    "BOOTSTRAP_SDK_EXEC_CREDENTIALS": ("1", "pass the AWS credentials on to the program (0 removes them)"),
+    "BOOTSTRAP_SDK_EXEC_INPUT": ("LAMBDA_EVENT_FILE", "file mode: the variable naming the event file"),
+    "BOOTSTRAP_SDK_EXEC_OUTPUT": ("LAMBDA_RESPONSE_FILE", "file mode: the variable naming the response file"),
+    "BOOTSTRAP_SDK_EXEC_WORKDIR": ("/tmp", "where per-invoke working directories are made"),
+    "BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK": ("", "copybook of the records the program reads"),
+    "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK": ("", "copybook of the records the program writes"),
+}
+
+
+class _Reader:
+    """Parses values out of one environment, collecting what is malformed."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: List[Tuple[str, str]] = []
+
+    def text(self, name: str) -> str:
+        """An SDK variable's value, stripped, or its default when unset or blank."""
+        return self.environ.get(name, "").strip() or DEFAULTS[name][0]
+
+    def flag(self, name: str, error_type: str = INVALID_SETTING) -> Optional[bool]:
+        """on/off (1/0, true/false, yes/no); None for ``auto``."""
+        value = self.text(name).lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        if value != "auto":
+            self.problems.append((error_type, "%s=%r: expected on or off (1/0, true/false, yes/no)%s"
+                                  % (name, value, " or auto" if DEFAULTS[name][0] == "auto" else "")))
+        return None
+
+    def count(self, name: str, minimum: int, error_type: str = INVALID_SETTING) -> int:
+        """A whole number of at least ``minimum``."""
+        value = self.text(name)
+        if value.isdigit() and int(value) >= minimum:
+            return int(value)
+        self.problems.append((error_type, "%s=%r is not a number: expected a whole number of at least %d"
+                              % (name, value, minimum)))
+        return int(DEFAULTS[name][0])
+
+
+class ExecSettings:
+    """``BOOTSTRAP_SDK_EXEC_*``: how the executable adapter runs a program."""
+
+    __slots__ = ("mode", "mode_set", "margin_ms", "credentials", "input_name", "output_name", "workdir",
+                 "input_copybook", "output_copybook")
+
+    def __init__(self, reader: _Reader) -> None:
+        self.mode_set = bool(reader.environ.get("BOOTSTRAP_SDK_EXEC_MODE", "").strip())
+        self.mode = reader.text("BOOTSTRAP_SDK_EXEC_MODE").lower()
+        if self.mode not in EXEC_MODES:
+            reader.problems.append((INVALID_EXECUTABLE_MODE, "BOOTSTRAP_SDK_EXEC_MODE=%r: expected one of %s"
+                                    % (self.mode, ", ".join(EXEC_MODES))))
+        self.margin_ms = reader.count("BOOTSTRAP_SDK_EXEC_MARGIN_MS", 0, INVALID_EXECUTABLE_CONFIG)
+        self.credentials = reader.flag("BOOTSTRAP_SDK_EXEC_CREDENTIALS", INVALID_EXECUTABLE_CONFIG) is not False
+        self.input_name = reader.text("BOOTSTRAP_SDK_EXEC_INPUT")
+        self.output_name = reader.text("BOOTSTRAP_SDK_EXEC_OUTPUT")
+        self.workdir = reader.text("BOOTSTRAP_SDK_EXEC_WORKDIR")
+        self.input_copybook = reader.text("BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK")
+        self.output_copybook = reader.text("BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK")
+
+
+class Settings:
+    """The runtime's configuration, as the environment gave it at start."""
+
+    __slots__ = ("runtime_api", "handler", "task_root", "path", "max_concurrency", "log_format", "log_level",
+                 "function_name", "function_version", "memory_size", "log_group_name", "log_stream_name",
+                 "sigterm", "connect_attempts", "shutdown_budget_ms", "executable", "problems")
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        get = environ.get
+        reader = _Reader(environ)
+        # Lambda's own variables (docs/facts.md#the-execution-environment).
+        self.runtime_api = get("AWS_LAMBDA_RUNTIME_API", "")
+        self.handler = get("_HANDLER", "")
+        self.task_root: Optional[str] = get("LAMBDA_TASK_ROOT") or None
+        self.path = get("PATH", "")
+        concurrency = get("AWS_LAMBDA_MAX_CONCURRENCY", "").strip()
+        self.max_concurrency = int(concurrency) if concurrency.isdigit() else 0
+        # Lambda Managed Instances require JSON logs (docs/facts.md#multi-concurrency-lambda-managed-instances).
+        self.log_format = "JSON" if self.max_concurrency else get("AWS_LAMBDA_LOG_FORMAT", "Text")
+        self.log_level = get("AWS_LAMBDA_LOG_LEVEL", "")
+        self.function_name = get("AWS_LAMBDA_FUNCTION_NAME")
+        self.function_version = get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.memory_size = get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # a string, as the managed runtime has it
+        self.log_group_name = get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = get("AWS_LAMBDA_LOG_STREAM_NAME")
+        # The SDK's own.
+        self.sigterm = reader.flag("BOOTSTRAP_SDK_SIGTERM")
+        self.connect_attempts = reader.count("BOOTSTRAP_SDK_CONNECT_ATTEMPTS", 1)
+        self.shutdown_budget_ms = reader.count("BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS", 0)
+        self.executable = ExecSettings(reader)
+        self.problems = reader.problems
+
+    @classmethod
+    def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+        if environ is None:
+            import os
+
+            environ = os.environ
+        return cls(environ)
+
+    def problem(self) -> Optional[Tuple[str, str]]:
+        """(errorType, message) for every malformed setting at once; None if all are well formed."""
+        if not self.problems:
+            return None
+        return self.problems[0][0], "; ".join(message for _, message in self.problems)
