@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the executable adapter's per-invoke overhead, through the real RIE.
 
-The same trivial C programs (tests/programs/cat.c, echo_persistent.c), compiled here,
+The same trivial C programs (tests/integration/programs/cat.c, echo_persistent.c), compiled here,
 run four ways under the RIE, interleaved round by round:
 - direct stdio: a Python handler that spawns cat itself (scripts/bench_functions/direct.py);
 - adapter stdio: _HANDLER=bin/cat (process group, deadline, stderr, workdir, clean-up);
@@ -41,7 +41,7 @@ def main() -> int:
         task = Path(tmp) / "task"
         (task / "bin").mkdir(parents=True)
         for name in ("cat", "echo_persistent"):
-            subprocess.run(["gcc", "-O2", "-o", str(task / "bin" / name), str(ROOT / "tests" / "programs" / (name + ".c"))],
+            subprocess.run(["gcc", "-O2", "-o", str(task / "bin" / name), str(ROOT / "tests" / "integration" / "programs" / (name + ".c"))],
                            check=True)
         shutil.copy(ROOT / "scripts" / "bench_functions" / "direct.py", task / "direct.py")
         bootstrap = write_bootstrap(Path(tmp) / "bootstrap", python=os.path.realpath(sys.executable), sys_path=[str(ROOT)])

@@ -9,7 +9,7 @@ import re
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from conftest import awslambdaric_bootstrap
+from harness import awslambdaric_bootstrap
 
 RIE_EVENT_LIMIT = 6 * 1024 * 1024 + 100  # the RIE cuts events and responses beyond this
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")

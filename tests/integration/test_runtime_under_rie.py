@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import multi_concurrency_wrapper
+from harness import multi_concurrency_wrapper
 
 
 def test_context_carries_function_and_invoke_details(start_runtime):

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root (chroot, mount namespaces)")
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "cobol"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "cobol"
 sys.path.insert(0, str(EXAMPLE))
 
 import build  # noqa: E402

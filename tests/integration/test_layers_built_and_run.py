@@ -29,7 +29,7 @@ from bootstrap_sdk.packaging.elf import read_elf
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the sandbox needs root (chroot, mount namespaces)")
 
 HERE = Path(__file__).parent
-EXAMPLE_HANDLER = HERE.parent / "examples" / "python" / "handler.py"
+EXAMPLE_HANDLER = HERE.parents[1] / "examples" / "python" / "handler.py"
 
 
 def run_cli(function, argv: List[str]) -> Tuple[int, str, str]:

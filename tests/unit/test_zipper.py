@@ -1,55 +1,20 @@
-"""Hostile zips and trees: extraction (which runs as root in the local loop) and the build
-checks must refuse them cleanly, and nothing may ever be written outside the destination."""
+"""zipper: extraction that cannot escape its destination, whatever the zip holds.
+
+Extraction runs as root in the local loop, so every hostile zip must be refused cleanly
+and nothing may ever be written outside the destination.
+"""
 
 import io
 import os
 import stat
 import struct
-import threading
 import zipfile
-from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from bootstrap_sdk.packaging.checks import check_tree
 from bootstrap_sdk.packaging.zipper import (LinkEscape, LinkLoop, UnsafeZip, extract, resolve_inside, unzipped_size,
                                            write_zip)
-
-REG = stat.S_IFREG
-DIR = stat.S_IFDIR
-LNK = stat.S_IFLNK
-
-
-def make_zip(path, entries, unix=True):
-    """entries: (name, data, mode); mode None = no Unix mode at all."""
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data, mode in entries:
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            if unix and mode is not None:
-                info.create_system = 3
-                info.external_attr = mode << 16
-            else:
-                info.create_system = 0
-                info.external_attr = 0x10 if name.endswith("/") else 0
-            archive.writestr(info, data)
-    return path
-
-
-def snapshot(directory):
-    """Every path under directory with its mode and (for files) content: what 'unchanged' means."""
-    seen = {}
-    for base, dirs, files in os.walk(directory):
-        for name in dirs + files:
-            path = Path(base) / name
-            st = path.lstat()
-            content = (path.read_bytes() if stat.S_ISREG(st.st_mode)
-                       else os.readlink(path) if stat.S_ISLNK(st.st_mode) else None)
-            seen[str(path.relative_to(directory))] = (st.st_mode, content)
-    st = os.lstat(directory)
-    seen["."] = (st.st_mode, None)
-    return seen
+from zip_builder import DIR, LNK, REG, make_zip, snapshot
 
 
 @pytest.fixture
@@ -418,110 +383,3 @@ def test_implicit_directories_are_0755(tmp_path, dest, outside):
     assert stat.S_IMODE((dest / "a" / "b").stat().st_mode) == 0o755
 
 
-# -- check_tree and write_zip ------------------------------------------------------------
-
-def finishes(function, timeout=10):
-    """Run function in a thread: (finished, result or exception). A FIFO read would hang forever."""
-    box = {}
-
-    def run():
-        try:
-            box["result"] = function()
-        except BaseException as exc:  # noqa: B902 - handed back to the test
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return not thread.is_alive(), box
-
-
-def tree_errors(root):
-    return check_tree(root, arch="x86_64", runtime="provided.al2023", needs_bootstrap=False).errors
-
-
-def test_check_tree_reports_the_lexical_trick(tmp_path):
-    root = tmp_path / "stage"
-    (root / "x").mkdir(parents=True)
-    os.symlink(".", root / "x" / "b")
-    os.symlink("x/b/../..", root / "a")
-    os.symlink("x/b/../y", root / "fine")
-    errors = tree_errors(root)
-    assert errors == ["a is a symlink to x/b/../.., which points outside the layer"]
-
-
-def test_check_tree_still_refuses_absolute_and_plain_escapes(tmp_path):
-    root = tmp_path / "stage"
-    root.mkdir()
-    os.symlink("/etc/passwd", root / "abs")
-    os.symlink("../../etc/passwd", root / "up")
-    os.symlink("missing/file", root / "dangling")
-    os.symlink("loop", root / "loop")
-    errors = tree_errors(root)
-    assert "abs is a symlink to the absolute path /etc/passwd: make it relative, inside the layer" in errors
-    assert "up is a symlink to ../../etc/passwd, which points outside the layer" in errors
-    assert any(e.startswith("loop is a symlink to loop, which goes through more than 40 symlinks") for e in errors)
-    assert len(errors) == 3
-
-
-def test_check_tree_refuses_a_fifo_without_hanging(tmp_path):
-    root = tmp_path / "stage"
-    (root / "sub").mkdir(parents=True)
-    (root / "sub" / "ok.txt").write_text("ok")
-    os.chmod(root / "sub" / "ok.txt", 0o644)
-    os.mkfifo(root / "sub" / "pipe")
-    done, box = finishes(lambda: tree_errors(root))
-    assert done, "check_tree hung on a FIFO"
-    assert box["result"] == ["sub/pipe is a FIFO: a layer holds only files, directories and symlinks"]
-
-
-def test_write_zip_refuses_a_fifo_without_hanging(tmp_path):
-    root = tmp_path / "stage"
-    root.mkdir()
-    (root / "ok.txt").write_text("ok")
-    os.mkfifo(root / "pipe")
-    out = tmp_path / "out.zip"
-    done, box = finishes(lambda: write_zip(root, out))
-    assert done, "write_zip hung on a FIFO"
-    assert isinstance(box.get("error"), UnsafeZip)
-    assert "pipe is a FIFO" in str(box["error"])
-    assert not out.exists() and not (tmp_path / "out.zip.partial").exists()
-
-
-# -- any damage to a zip is a refusal, never a traceback or a write outside ------------------
-
-def _hostile_base_zip(path):
-    """A small layer-like zip: files, a directory, symlinks (one to an outside path)."""
-    return make_zip(path, [("bin/", b"", DIR | 0o755), ("bin/tool", b"#!/opt/bin/x\n" * 20, REG | 0o755),
-                           ("lib/libx.so", bytes(range(256)) * 4, REG | 0o644), ("lib/link", b"libx.so", LNK | 0o777),
-                           ("escape", b"../../outside", LNK | 0o777)])
-
-
-@given(data=st.data())
-@settings(max_examples=int(os.environ.get('FUZZ_N', '150')), deadline=None)
-def test_any_corrupted_zip_is_refused_cleanly(tmp_path_factory, data):
-    from bootstrap_sdk.local.sandbox import SandboxError, lay_out
-
-    tmp = tmp_path_factory.mktemp("fuzz")
-    outside = tmp / "outside"
-    outside.mkdir()
-    (outside / "sentinel").write_text("untouched")
-    before = snapshot(outside)
-    raw = bytearray(_hostile_base_zip(tmp / "base.zip").read_bytes())
-    for _ in range(data.draw(st.integers(1, 8), label="flips")):
-        at = data.draw(st.integers(0, len(raw) - 1), label="offset")
-        raw[at] = data.draw(st.integers(0, 255), label="byte")
-    if data.draw(st.booleans(), label="truncate"):
-        raw = raw[:data.draw(st.integers(0, len(raw)), label="length")]
-    damaged = tmp / "damaged.zip"
-    damaged.write_bytes(bytes(raw))
-    try:
-        lay_out(tmp / "root", [damaged], None)
-    except (SandboxError, UnsafeZip) as exc:
-        assert "\n" not in str(exc) and str(exc)
-    assert snapshot(outside) == before
-    for base, dirs, files in os.walk(tmp / "root" / "opt"):
-        for name in dirs + files:
-            st_mode = os.lstat(Path(base) / name).st_mode
-            assert not st_mode & (stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX)
-            assert stat.S_ISREG(st_mode) or stat.S_ISDIR(st_mode) or stat.S_ISLNK(st_mode)

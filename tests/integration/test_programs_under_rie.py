@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from conftest import multi_concurrency_wrapper
+from harness import multi_concurrency_wrapper
 
 PROGRAMS = Path(__file__).parent / "programs"
 LIMIT = 6 * 1024 * 1024 + 100
