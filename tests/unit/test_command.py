@@ -1,0 +1,153 @@
+"""command: whether ``_HANDLER`` names a program, its words, and where the program is."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bootstrap_sdk.adapter.command import names_program, resolve_program, split_command
+from bootstrap_sdk.errors import MALFORMED_HANDLER_NAME, InitError
+
+
+def _file(path: Path, mode: int = 0o755) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\necho hi\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.fixture
+def layout(tmp_path: Path):
+    """A task root with bin/payroll, and a PATH of two directories."""
+    task = tmp_path / "task"
+    _file(task / "bin" / "payroll")
+    _file(task / "app.py", 0o644)
+    first, second = tmp_path / "opt-bin", tmp_path / "usr-bin"
+    _file(first / "report", 0o644)       # on PATH first, but not executable
+    _file(second / "report")             # the one that counts
+    _file(second / "ledger")
+    (first / "ledger").mkdir()           # a directory of that name is no program either
+    path = os.pathsep.join([str(first), str(second)])
+    return task, path, first, second
+
+
+# -- names_program -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("handler", ["app.handler", "pkg.sub.mod.fn", "lambda_function.lambda_handler", "", "   "])
+def test_python_handler_strings_do_not_name_a_program(layout, handler):
+    task, path, _, _ = layout
+    assert names_program(handler, str(task), path, False) is False
+
+
+@pytest.mark.parametrize("handler", ["bin/payroll", "  bin/payroll  ", "report", "ledger"])
+def test_an_existing_file_names_a_program(layout, handler):
+    task, path, _, _ = layout
+    assert names_program(handler, str(task), path, False) is True
+
+
+def test_an_absolute_path_to_an_existing_file_names_a_program(layout):
+    task, path, _, _ = layout
+    assert names_program(str(task / "bin" / "payroll"), str(task), path, False) is True
+    assert names_program(str(task / "bin" / "missing"), str(task), path, False) is False
+
+
+@pytest.mark.parametrize("handler", ["bin/missing --strict", "prog 'one arg'", 'prog "x"', "prog\targ",
+                                     "app.handler extra"])
+def test_a_command_line_names_a_program_even_before_it_exists(layout, handler):
+    task, path, _, _ = layout
+    assert names_program(handler, str(task), path, False) is True
+
+
+def test_a_file_ending_in_py_is_python_even_when_it_exists(layout):
+    task, path, _, _ = layout
+    assert (task / "app.py").is_file()
+    assert names_program("app.py", str(task), path, False) is False
+
+
+@pytest.mark.parametrize("handler", ["app.handler", "app.py", ""])
+def test_exec_mode_set_means_a_program_whatever_the_string(layout, handler):
+    task, path, _, _ = layout
+    assert names_program(handler, str(task), path, True) is True
+
+
+# -- split_command -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("handler, words", [
+    ("bin/payroll", ["bin/payroll"]),
+    ("bin/payroll --strict  -v", ["bin/payroll", "--strict", "-v"]),
+    ("prog 'a b' \"c d\" e\\ f", ["prog", "a b", "c d", "e f"]),
+    ("prog '; touch x' '$(id)' '*'", ["prog", "; touch x", "$(id)", "*"]),
+    ("prog ''", ["prog", ""]),
+])
+def test_split_command_splits_like_a_shell_without_running_one(handler, words):
+    assert split_command(handler) == words
+
+
+@pytest.mark.parametrize("handler", ["prog 'unbalanced", 'prog "unbalanced', "prog trailing\\", "", "   ", "\t"])
+def test_split_command_rejects_malformed_lines(handler):
+    with pytest.raises(InitError) as caught:
+        split_command(handler)
+    assert caught.value.error_type == MALFORMED_HANDLER_NAME == "Runtime.MalformedHandlerName"
+    assert repr(handler) in caught.value.message
+
+
+# -- resolve_program ---------------------------------------------------------------------
+
+def test_resolve_relative_to_the_task_root(layout):
+    task, path, _, _ = layout
+    assert resolve_program("bin/payroll", str(task), path) == str(task / "bin" / "payroll")
+
+
+def test_resolve_relative_to_the_task_root_gives_an_absolute_path(layout, monkeypatch):
+    task, path, _, _ = layout
+    monkeypatch.chdir(task.parent)
+    assert resolve_program("bin/payroll", "task", path) == str(task / "bin" / "payroll")
+
+
+def test_resolve_in_the_task_root_does_not_require_the_x_bit(layout):
+    # So that the caller can say "not executable" rather than "not found".
+    task, path, _, _ = layout
+    assert resolve_program("app.py", str(task), path) == str(task / "app.py")
+
+
+def test_resolve_an_absolute_path(layout, tmp_path):
+    task, path, _, second = layout
+    assert resolve_program(str(second / "ledger"), str(task), path) == str(second / "ledger")
+    assert resolve_program(str(tmp_path / "missing"), str(task), path) is None
+    assert resolve_program(str(tmp_path), str(task), path) is None, "a directory is not a program"
+
+
+def test_resolve_on_path_takes_the_first_executable_file(layout):
+    task, path, first, second = layout
+    assert (first / "report").is_file()
+    assert resolve_program("report", str(task), path) == str(second / "report")
+    assert resolve_program("ledger", str(task), path) == str(second / "ledger")
+
+
+def test_the_task_root_comes_before_path(layout):
+    task, path, _, _ = layout
+    _file(task / "report")
+    assert resolve_program("report", str(task), path) == str(task / "report")
+
+
+def test_a_name_with_a_slash_is_not_looked_up_on_path(layout, tmp_path):
+    task, _, _, _ = layout
+    _file(tmp_path / "elsewhere" / "bin" / "tool")
+    assert resolve_program("bin/tool", str(task), str(tmp_path / "elsewhere")) is None
+
+
+@pytest.mark.parametrize("name", ["missing", "bin/missing", "bin"])
+def test_resolve_not_found(layout, name):
+    task, path, _, _ = layout
+    assert resolve_program(name, str(task), path) is None
+
+
+def test_resolve_with_an_empty_path_finds_nothing_outside_the_task_root(layout, tmp_path, monkeypatch):
+    task, _, _, _ = layout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.chdir(empty)
+    assert resolve_program("report", str(task), "") is None
+    assert resolve_program("bin/payroll", str(task), "") == str(task / "bin" / "payroll")
