@@ -55,7 +55,10 @@ def spawn(argv: List[str], env: Mapping[str, str], cwd: Optional[str],
     previous = None
     if cwd is not None:  # posix_spawn has no chdir action before Python 3.13: switch around it
         previous = os.getcwd()
-        os.chdir(cwd)
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            raise SpawnError("cannot start %s in %s: %s" % (argv[0], cwd, exc.strerror or exc)) from None
     try:
         return os.posix_spawn(argv[0], argv, env, file_actions=actions, setpgroup=0,
                               setsigdef=_DEFAULT_SIGNALS, setsigmask=())
@@ -328,30 +331,55 @@ class _Watch:
             self.poller.register(self.pidfd, select.POLLIN)
 
     def until(self, kill_at: float, grace: float, started: float) -> None:
-        """Serve the pipes until the program has exited and they are drained, or time is up."""
+        """Serve the pipes until the program has exited and they are drained, or time is up.
+
+        Once the program is gone (its group killed with it), only a descendant that left
+        the group can hold its pipes open: they are drained while data comes, and given
+        up ``grace`` seconds after the exit once they fall quiet; sweep() then ends the
+        holder. Past ``kill_at`` nothing waits longer than the grace to end the program
+        plus the grace to drain its pipes.
+        """
+        drain_by = hard_stop = None  # set when the program is gone
         while self.readers or self.status is None:
             now = time.monotonic()
-            if now >= kill_at and not self.timed_out and self.status is None:
+            if self.status is None and now >= kill_at:
                 self.timed_out = True
+                self._forget_pidfd()  # terminate() reaps it: the pidfd has nothing more to say
                 self.status = terminate(self.pid, min(grace, max(0.0, kill_at - started)))
-                kill_at = now + grace  # drain what is left, briefly
-            elif self.timed_out and now >= kill_at:
-                return  # a descendant outside the group holds the pipes open: sweep() ends it
-            wait_ms = max(0, int((kill_at - now) * 1000) + 1)
+                now = time.monotonic()
+            if self.status is not None and drain_by is None:
+                drain_by, hard_stop = now + grace, max(now, kill_at) + grace
+            if hard_stop is not None and now >= hard_stop:
+                return
+            until = kill_at if drain_by is None else drain_by
+            wait_ms = max(0, int((until - now) * 1000) + 1)
             if self.pidfd is None and self.status is None:
                 wait_ms = min(wait_ms, 10)
-            for fd, _ in self.poller.poll(wait_ms):
+            events = self.poller.poll(wait_ms)
+            for fd, _ in events:
                 if fd == self.pidfd:
-                    self.poller.unregister(fd)
-                    self._exited(wait_exit(self.pid))
+                    self._forget_pidfd()
+                    if self.status is None:
+                        self._exited(wait_exit(self.pid))
                 elif fd == self.stdin:
                     self._feed_stdin()
                 else:
                     self._read(fd)
+            if drain_by is not None and not events and time.monotonic() >= drain_by:
+                return  # quiet pipes after the exit: what holds them is not the program
             if self.pidfd is None and self.status is None:
                 done, raw = os.waitpid(self.pid, os.WNOHANG)
                 if done:
                     self._exited(raw)
+
+    def _forget_pidfd(self) -> None:
+        if self.pidfd is not None:
+            try:
+                self.poller.unregister(self.pidfd)
+            except KeyError:
+                pass
+            os.close(self.pidfd)
+            self.pidfd = None
 
     def _exited(self, status: int) -> None:
         self.status = status

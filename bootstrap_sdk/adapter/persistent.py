@@ -137,6 +137,8 @@ class PersistentProgram:
             while True:
                 end = self._buffer.find(b"\n")
                 while end >= 0:
+                    if end > self.max_line:  # however the pipe chunked it, the line is too long
+                        self._too_long()
                     line = bytes(self._buffer[:end])
                     del self._buffer[: end + 1]
                     reply = decode_reply(line)
@@ -146,9 +148,7 @@ class PersistentProgram:
                         on_chatter(line.decode("utf-8", "replace"))
                     end = self._buffer.find(b"\n")
                 if len(self._buffer) > self.max_line:
-                    self.stop(0)
-                    raise FunctionError("persistent program's reply line exceeds %d bytes; it is restarted"
-                                        % self.max_line, "Executable.ResponseTooLarge")
+                    self._too_long()
                 pending = self._step(pending, kill_at, grace)
         finally:
             if self._stdin >= 0 and self._poller is not None:
@@ -156,6 +156,11 @@ class PersistentProgram:
                     self._poller.unregister(self._stdin)
                 except KeyError:
                     pass
+
+    def _too_long(self) -> None:
+        self.stop(0)
+        raise FunctionError("persistent program's reply line exceeds %d bytes; it is restarted"
+                            % self.max_line, "Executable.ResponseTooLarge")
 
     def _step(self, pending: memoryview, kill_at: float, grace: float) -> memoryview:
         """Wait for one round of I/O: write what is pending, read what is there."""

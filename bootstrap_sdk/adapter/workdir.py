@@ -96,13 +96,14 @@ def remove_tree(path: str) -> None:
 
 
 def _remove_entries(path: str) -> None:
+    # Reading, entering and writing are three permissions: a directory left 0644 (readable,
+    # not searchable) lists its entries but lets none of them be opened or removed.
+    if not os.access(path, os.R_OK | os.W_OK | os.X_OK):
+        _open_up(path)
     try:
         entries = list(os.scandir(path))
     except FileNotFoundError:
         return
-    except PermissionError:
-        _open_up(path)
-        entries = list(os.scandir(path))
     for entry in entries:
         if entry.is_dir(follow_symlinks=False):
             _remove_entries(entry.path)

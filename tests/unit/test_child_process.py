@@ -163,11 +163,6 @@ def _has_pidfd() -> bool:
     return True
 
 
-@pytest.mark.xfail(_has_pidfd(), strict=True, reason=(
-    "bug: after a timeout, terminate() reaps the program and _Watch.until sets status to its signal, "
-    "but the pidfd then turns readable in the same poll loop and _exited(wait_exit(pid)) overwrites "
-    "status with 0 (waitpid raises ChildProcessError, wait_exit falls back to 0): Outcome.status of "
-    "a timed-out run says 'exited with code 0' instead of the signal that ended it"))
 @pytest.mark.parametrize("body, expected", [
     ("exec sleep 30\n", "Executable.SIGTERM"),
     ('trap "" TERM\nwhile :; do sleep 1; done\n', "Executable.SIGKILL"),
@@ -225,11 +220,6 @@ def test_a_child_that_escaped_with_setsid_is_swept(tmp_path):
     assert not _alive(escaped), "the escaped child is gone when run() returns"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: when the program has exited but a setsid-escaped descendant still holds its stdout/stderr "
-    "pipes, _Watch.until never gives up: status is set, timed_out stays False, so neither branch at "
-    "kill_at fires and the loop spins (poll with a 0-1 ms timeout) until the descendant exits by itself; "
-    "run() ignores kill_at and sweep() never gets to run"))
 def test_an_escaped_child_holding_the_pipes_does_not_outlive_kill_at(tmp_path):
     pidfile = tmp_path / "pid"
     prog = _script(tmp_path, "p.sh", "setsid /bin/sh -c 'echo $$ > \"%s\"; exec sleep 30' &\n"
@@ -293,11 +283,6 @@ def test_spawn_error_for_a_program_that_is_not_executable(tmp_path):
     assert _open_fds() == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: spawn() calls os.chdir(cwd) outside its try, so a missing working directory raises a bare "
-    "FileNotFoundError instead of SpawnError (executable.py then reports errorType FileNotFoundError, "
-    "not Executable.SpawnError), and spawn_piped's `except SpawnError` does not close its three "
-    "parent-side pipe ends: every such call leaks three fds"))
 def test_spawn_error_for_a_missing_working_directory_leaks_no_fd(tmp_path):
     before_cwd, before_fds = os.getcwd(), _open_fds()
     with pytest.raises(SpawnError):

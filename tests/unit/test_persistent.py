@@ -255,11 +255,6 @@ def test_a_long_reply_arriving_in_pieces_is_refused(started):
     assert caught.value.error_type == "Executable.ResponseTooLarge"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: PersistentProgram.invoke checks max_line only against the unfinished tail of its buffer, "
-    "after complete lines are taken out; a reply line longer than max_line that arrives with its "
-    "newline in one read (here 2 kB, one atomic pipe write, max_line 500) is accepted, so whether the "
-    "limit applies depends on how the pipe chunks the line"))
 def test_a_complete_reply_line_over_max_line_is_refused(started):
     program = started.program(max_line=500)
     started.invoke(program, {"n": 1})  # started and ready: the reply below comes in one write

@@ -194,13 +194,6 @@ def test_remove_tree_opens_up_a_root_the_program_locked(tmp_path):
     assert not victim.exists()
 
 
-@pytest.mark.xfail(UNPRIVILEGED, strict=True, reason=(
-    "bug: a directory that is readable but not searchable (mode 0644, as `chmod -R 644 dir` leaves it) "
-    "whose first entry is a subdirectory: _remove_entries scandir()s it fine (read permission), then "
-    "recursing into the subdirectory gets EACCES; _open_up(subdir) cannot chmod it (no search "
-    "permission on its parent), the parent itself is never opened up, and remove_tree raises "
-    "PermissionError (the janitor swallows it and the directory stays under the root). It only works "
-    "by luck when a plain file comes first, whose failed unlink opens the parent up. Root is not affected."))
 def test_remove_tree_removes_a_readable_but_unsearchable_directory(tmp_path):
     victim = tmp_path / "victim"
     (victim / "out" / "sub").mkdir(parents=True)
