@@ -1,0 +1,396 @@
+"""invoke_loop: next → handle → respond, over real HTTP to the fake Runtime API."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import os
+import sys
+from typing import Any, Iterator, List
+
+import pytest
+from fake_runtime_api import FakeRuntimeApi
+
+import bootstrap_sdk
+from bootstrap_sdk import logs
+from bootstrap_sdk.context import FunctionInfo
+from bootstrap_sdk.errors import FunctionError
+from bootstrap_sdk.invoke_loop import InvokeLoop
+from bootstrap_sdk.payload import raw_event
+from bootstrap_sdk.runtime_api import Backoff, RuntimeApiClient, RuntimeApiError
+
+BASE = "/2018-06-01/runtime/invocation/"
+FUNCTION = FunctionInfo("loop-fn", "$LATEST", "512", "/aws/lambda/loop-fn", "stream-1")
+
+
+@pytest.fixture(scope="module")
+def _server() -> Iterator[FakeRuntimeApi]:
+    # One server for the module: stopping one takes half a second (its serve_forever poll).
+    server = FakeRuntimeApi().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def api(_server: FakeRuntimeApi) -> Iterator[FakeRuntimeApi]:
+    """The shared fake, as new: no events, no recorded requests, no programmed failures."""
+    with _server.cond:
+        _server.events.clear()
+        _server.requests.clear()
+        _server.next_status = _server.response_status = None
+        _server.drop_polls = 0
+    yield _server
+
+
+@pytest.fixture(autouse=True)
+def log_out(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """Capture the runtime's log; restore the sink, the logging bridge and the trace variable."""
+    monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
+    root = logging.getLogger()
+    saved = (logs._sink, logs._bridged, list(root.handlers), root.level)
+    out = io.StringIO()
+    logs._sink = logs.LogSink("Text", "", out)
+    try:
+        yield out
+    finally:
+        logs._sink, logs._bridged = saved[0], saved[1]
+        root.handlers[:] = saved[2]
+        root.setLevel(saved[3])
+        logs.set_request_id(None)
+
+
+clients: List[RuntimeApiClient] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    yield
+    while clients:
+        clients.pop().connection.close()
+
+
+def _loop(handler: Any, api: FakeRuntimeApi, **options: Any) -> InvokeLoop:
+    client = RuntimeApiClient(api.address, Backoff(3))
+    clients.append(client)
+    return InvokeLoop(handler, client, FUNCTION, **options)
+
+
+def _log_lines(out: io.StringIO) -> List[List[str]]:
+    return [line.split("\t", 3) for line in out.getvalue().splitlines()]
+
+
+def test_a_json_event_reaches_the_handler_and_the_result_is_posted_as_json(api):
+    seen: List[Any] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        seen.append((event, context.aws_request_id, context.function_name, context.invoked_function_arn,
+                     context.get_remaining_time_in_millis() > 0))
+        return {"total": sum(event["numbers"]), "text": "héllo"}
+
+    request_id = api.add_event(json.dumps({"numbers": [1, 2, 39]}).encode())
+    _loop(handler, api).serve_one()
+    assert seen == [({"numbers": [1, 2, 39]}, request_id, "loop-fn",
+                     "arn:aws:lambda:eu-west-1:123456789012:function:fake", True)]
+    (response,) = api.posts("/response")
+    assert response.path == BASE + request_id + "/response"
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["user-agent"].startswith("bootstrap-sdk/")
+    assert response.json() == {"total": 42, "text": "héllo"}
+    assert api.posts("/error") == []
+    gets = [r for r in api.requests if r.method == "GET"]
+    assert [r.path for r in gets] == ["/2018-06-01/runtime/invocation/next"]
+
+
+def test_a_str_result_is_json_encoded(api):
+    request_id = api.add_event(b'"ping"')
+    _loop(lambda event, context: event + "-pong", api).serve_one()
+    (response,) = api.posts(request_id + "/response")
+    assert response.body == b'"ping-pong"'
+
+
+def test_raw_event_passes_the_bytes(api):
+    seen: List[Any] = []
+    api.add_event(b"not json at all \xff")
+    _loop(lambda event, context: seen.append(event), api, raw_event=True).serve_one()
+    assert seen == [b"not json at all \xff"]
+    assert api.posts("/response")[0].body == b"null"
+
+
+def test_the_raw_event_decorator_passes_the_bytes(api):
+    seen: List[Any] = []
+
+    @raw_event
+    def handler(event: bytes, context: Any) -> None:
+        seen.append(event)
+
+    api.add_event(b'{"a": 1}')
+    _loop(handler, api).serve_one()
+    assert seen == [b'{"a": 1}']
+
+
+def test_bytes_returned_are_posted_as_octet_stream(api):
+    payload = bytes(range(256))
+    request_id = api.add_event(b"{}")
+    _loop(lambda event, context: payload, api).serve_one()
+    (response,) = api.posts(request_id + "/response")
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.body == payload
+
+
+def _failing_handler(event: Any, context: Any) -> Any:
+    raise ValueError("bad input %d" % event["n"])
+
+
+def test_an_exception_is_posted_to_error_in_the_managed_runtimes_shape(api, log_out):
+    request_id = api.add_event(b'{"n": 42}')
+    _loop(_failing_handler, api).serve_one()
+    assert api.posts("/response") == []
+    (error,) = api.posts("/error")
+    assert error.path == BASE + request_id + "/error"
+    assert error.headers["lambda-runtime-function-error-type"] == "Function.ValueError"
+    assert error.headers["content-type"] == "application/json"
+    body = error.json()
+    assert set(body) == {"errorMessage", "errorType", "requestId", "stackTrace"}
+    assert body["errorMessage"] == "bad input 42"
+    assert body["errorType"] == "ValueError"
+    assert body["requestId"] == request_id
+    assert any("_failing_handler" in entry and __file__ in entry for entry in body["stackTrace"])
+    runtime_dir = os.path.dirname(os.path.abspath(bootstrap_sdk.__file__))
+    assert not any(runtime_dir in entry for entry in body["stackTrace"])  # the runtime's own frames are cut
+    cause = json.loads(error.headers["lambda-runtime-function-xray-error-cause"])
+    assert cause["exceptions"][0]["type"] == "ValueError"
+    assert cause["exceptions"][0]["message"] == "bad input 42"
+    (logged,) = [line for line in _log_lines(log_out) if line[0] == "[ERROR]"][:1]
+    assert logged[2] == request_id and logged[3] == "ValueError: bad input 42"
+
+
+def test_a_function_error_chooses_the_error_type(api):
+    def handler(event: Any, context: Any) -> None:
+        raise FunctionError("record 3: bad date", "Validation.BadDate")
+
+    api.add_event(b"{}")
+    _loop(handler, api).serve_one()
+    (error,) = api.posts("/error")
+    assert error.headers["lambda-runtime-function-error-type"] == "Validation.BadDate"
+    assert (error.json()["errorType"], error.json()["errorMessage"]) == ("Validation.BadDate", "record 3: bad date")
+
+
+def test_an_event_that_is_not_json_is_an_unmarshal_error_and_the_handler_is_not_called(api):
+    called: List[Any] = []
+    api.add_event(b"{broken")
+    _loop(lambda event, context: called.append(event), api).serve_one()
+    assert called == []
+    (error,) = api.posts("/error")
+    assert error.json()["errorType"] == "Runtime.UnmarshalError"
+    assert error.headers["lambda-runtime-function-error-type"] == "Runtime.UnmarshalError"
+
+
+def test_a_result_that_cannot_be_encoded_is_a_marshal_error(api):
+    api.add_event(b"{}")
+    _loop(lambda event, context: {"when": object()}, api).serve_one()
+    assert api.posts("/response") == []
+    (error,) = api.posts("/error")
+    assert error.json()["errorType"] == "Runtime.MarshalError"
+
+
+def test_a_malformed_client_context_is_an_error_of_the_invoke(api):
+    called: List[Any] = []
+    api.add_event(b"{}", Lambda_Runtime_Client_Context="{oops")
+    _loop(lambda event, context: called.append(event), api).serve_one()
+    assert called == []
+    (error,) = api.posts("/error")
+    assert error.json()["errorType"] == "Runtime.LambdaContextUnmarshalError"
+
+
+def test_client_context_identity_and_tenant_reach_the_context(api):
+    seen: List[Any] = []
+
+    def handler(event: Any, context: Any) -> None:
+        seen.append((context.client_context.custom, context.identity.cognito_identity_id, context.tenant_id,
+                     context.memory_limit_in_mb))
+
+    api.add_event(b"{}", Lambda_Runtime_Client_Context=json.dumps({"custom": {"k": "v"}}),
+                  Lambda_Runtime_Cognito_Identity=json.dumps({"cognitoIdentityId": "id-9"}),
+                  Lambda_Runtime_Aws_Tenant_Id="tenant-5")
+    _loop(handler, api).serve_one()
+    assert seen == [({"k": "v"}, "id-9", "tenant-5", "512")]
+
+
+def test_sys_exit_in_a_handler_is_an_error_of_that_invoke_not_the_end_of_the_loop(api):
+    def handler(event: Any, context: Any) -> Any:
+        if event.get("exit"):
+            sys.exit(3)
+        return "served"
+
+    loop = _loop(handler, api)
+    first = api.add_event(b'{"exit": true}')
+    second = api.add_event(b"{}")
+    loop.serve_one()  # returns: SystemExit did not escape
+    loop.serve_one()
+    (error,) = api.posts("/error")
+    assert error.path == BASE + first + "/error"
+    assert error.json()["errorType"] == "SystemExit"
+    assert error.json()["errorMessage"] == "3"
+    (response,) = api.posts("/response")
+    assert response.path == BASE + second + "/response" and response.json() == "served"
+
+
+def test_a_generator_streams_its_items_as_chunks(api):
+    def handler(event: Any, context: Any) -> Iterator[Any]:
+        yield "héllo "
+        yield b"wor"
+        yield "ld"
+
+    request_id = api.add_event(b"{}")
+    _loop(handler, api).serve_one()
+    (response,) = api.posts("/response")
+    assert response.path == BASE + request_id + "/response"
+    assert response.headers["transfer-encoding"] == "chunked"
+    assert response.headers["lambda-runtime-function-response-mode"] == "streaming"
+    assert response.headers["content-type"] == "application/octet-stream"
+    assert response.headers["trailer"] == "Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
+    assert response.chunks == ["héllo ".encode(), b"wor", b"ld"]
+    assert response.trailers == {}
+    assert api.posts("/error") == []
+
+
+def test_an_error_mid_stream_travels_in_the_trailers(api, log_out):
+    def handler(event: Any, context: Any) -> Iterator[bytes]:
+        yield b"partial"
+        raise KeyError("row")
+
+    request_id = api.add_event(b"{}")
+    _loop(handler, api).serve_one()
+    assert api.posts("/error") == []  # /error is invalid once bytes were sent
+    (response,) = api.posts("/response")
+    assert response.chunks == [b"partial"]
+    assert response.trailers["lambda-runtime-function-error-type"] == "Function.KeyError"
+    body = json.loads(base64.b64decode(response.trailers["lambda-runtime-function-error-body"]))
+    assert (body["errorType"], body["errorMessage"], body["requestId"]) == ("KeyError", "'row'", request_id)
+    assert any(line[0] == "[ERROR]" and line[3].startswith("KeyError: 'row'") for line in _log_lines(log_out))
+
+
+def test_a_generator_that_fails_before_its_first_item_posts_an_error(api):
+    def handler(event: Any, context: Any) -> Iterator[bytes]:
+        raise PermissionError("no access")
+        yield b"never"  # pragma: no cover
+
+    api.add_event(b"{}")
+    _loop(handler, api).serve_one()
+    assert api.posts("/response") == []
+    (error,) = api.posts("/error")
+    assert error.json()["errorType"] == "PermissionError"
+    assert error.json()["errorMessage"] == "no access"
+
+
+def test_a_413_to_the_response_is_logged_and_no_error_is_posted(api, log_out):
+    api.response_status = 413
+    api.add_event(b"{}")
+    loop = _loop(lambda event, context: "x" * 1000, api)
+    loop.serve_one()
+    assert len(api.posts("/response")) == 1
+    assert api.posts("/error") == []
+    errors = [line[3] for line in _log_lines(log_out) if line[0] == "[ERROR]"]
+    assert len(errors) == 1
+    assert "response of 1002 bytes" in errors[0] and "Function.ResponseSizeTooLarge" in errors[0]
+    # the loop goes on
+    api.response_status = None
+    second = api.add_event(b"{}")
+    loop.serve_one()
+    assert api.posts("/response")[-1].path == BASE + second + "/response"
+
+
+@pytest.mark.parametrize("status, meaning", [(400, "unknown or already answered request"),
+                                             (403, "no longer in a state to be answered"),
+                                             (410, "answered after the invoke timed out")])
+def test_other_refusals_are_logged_as_warnings(api, log_out, status, meaning):
+    api.response_status = status
+    api.add_event(b"{}")
+    _loop(lambda event, context: 1, api).serve_one()
+    warnings = [line[3] for line in _log_lines(log_out) if line[0] == "[WARN]"]
+    assert len(warnings) == 1
+    assert "refused the response with %d" % status in warnings[0] and meaning in warnings[0]
+    assert api.posts("/error") == []
+
+
+def test_a_500_to_the_response_is_a_runtime_api_error(api):
+    api.response_status = 500
+    api.add_event(b"{}")
+    with pytest.raises(RuntimeApiError) as caught:
+        _loop(lambda event, context: 1, api).serve_one()
+    assert caught.value.status == 500
+
+
+def test_a_500_to_next_is_a_runtime_api_error(api):
+    api.next_status = 500
+    with pytest.raises(RuntimeApiError) as caught:
+        _loop(lambda event, context: 1, api).serve_one()
+    assert caught.value.status == 500
+
+
+def _add_event_without_trace_id(api: FakeRuntimeApi, request_id: str) -> None:
+    with api.cond:
+        api.events.append(({"Lambda-Runtime-Aws-Request-Id": request_id,
+                            "Lambda-Runtime-Deadline-Ms": "9999999999999"}, b"{}"))
+        api.cond.notify_all()
+
+
+def test_the_trace_id_is_set_for_an_invoke_with_one_and_removed_for_one_without(api):
+    seen: List[Any] = []
+    loop = _loop(lambda event, context: seen.append(os.environ.get("_X_AMZN_TRACE_ID")), api)
+    api.add_event(b"{}", Lambda_Runtime_Trace_Id="Root=1-aaaa;Parent=bbbb;Sampled=1")
+    loop.serve_one()
+    assert os.environ.get("_X_AMZN_TRACE_ID") == "Root=1-aaaa;Parent=bbbb;Sampled=1"
+    _add_event_without_trace_id(api, "no-trace")
+    loop.serve_one()
+    assert seen == ["Root=1-aaaa;Parent=bbbb;Sampled=1", None]
+    assert "_X_AMZN_TRACE_ID" not in os.environ
+    assert api.posts("no-trace/response")
+
+
+def test_set_trace_env_false_leaves_the_variable_alone(api, monkeypatch):
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=mine")
+    api.add_event(b"{}", Lambda_Runtime_Trace_Id="Root=theirs")
+    _loop(lambda event, context: None, api, set_trace_env=False).serve_one()
+    assert os.environ["_X_AMZN_TRACE_ID"] == "Root=mine"
+
+
+class _Recorder:
+    """A handler with ``after_invoke``, recording how many answers were posted when it ran."""
+
+    def __init__(self, api: FakeRuntimeApi, fail: bool = False) -> None:
+        self.api = api
+        self.fail = fail
+        self.after: List[int] = []
+
+    def __call__(self, event: Any, context: Any) -> Any:
+        if self.fail:
+            raise RuntimeError("failed")
+        return {"ok": True}
+
+    def after_invoke(self) -> None:
+        self.after.append(len(self.api.posts("/response")) + len(self.api.posts("/error")))
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_after_invoke_is_called_after_the_answer_is_posted(api, fail):
+    recorder = _Recorder(api, fail)
+    api.add_event(b"{}")
+    _loop(recorder, api).serve_one()
+    assert recorder.after == [1]
+    assert len(api.posts("/error" if fail else "/response")) == 1
+
+
+def test_the_request_id_tags_the_logs_during_the_invoke_only(api, log_out):
+    def handler(event: Any, context: Any) -> None:
+        logs.info("inside the handler")
+
+    request_id = api.add_event(b"{}")
+    _loop(handler, api).serve_one()
+    (line,) = [line for line in _log_lines(log_out) if line[3] == "inside the handler"]
+    assert line[0] == "[INFO]" and line[2] == request_id
+    assert logs.current_request_id() is None
