@@ -27,7 +27,8 @@ class Invocation:
         get = headers.get
         self.request_id = get("lambda-runtime-aws-request-id", "")
         deadline = get("lambda-runtime-deadline-ms", "")
-        self.deadline_ms = int(deadline) if deadline.isdigit() else 0
+        # ASCII digits only: str.isdigit() admits characters such as '²' that int() refuses.
+        self.deadline_ms = int(deadline) if deadline.isascii() and deadline.isdigit() else 0
         self.invoked_function_arn = get("lambda-runtime-invoked-function-arn")
         self.trace_id = get("lambda-runtime-trace-id")
         self.client_context = get("lambda-runtime-client-context")
@@ -124,6 +125,12 @@ class Context:
         self.memory_limit_in_mb = function.memory_limit_in_mb
         self.log_group_name = function.log_group_name
         self.log_stream_name = function.log_stream_name
+
+    def log(self, msg: Any) -> None:
+        """Write ``msg`` to the function's log, as awslambdaric's ``context.log`` does."""
+        from . import logs
+
+        logs.sink().log(20, str(msg), logger="context")
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before Lambda's deadline for this invoke (never negative)."""

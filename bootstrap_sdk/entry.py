@@ -48,6 +48,9 @@ def run(handler: Optional[Handler] = None, *, raw_event: bool = False) -> None:
     shutdown.set_budget(settings.shutdown_budget_ms / 1000.0)
     try:
         client = RuntimeApiClient(settings.runtime_api, Backoff(settings.connect_attempts))
+    except ValueError as exc:  # nowhere to post an init error to
+        _fatal("AWS_LAMBDA_RUNTIME_API=%r: %s" % (settings.runtime_api, exc), EXIT_NOT_IN_LAMBDA)
+    try:
         try:
             if handler is None:
                 handler = load_handler(settings)

@@ -39,7 +39,7 @@ class Response:
 def split_address(address: str) -> Tuple[str, int]:
     """``host:port`` (or ``[v6]:port``) into a host and a port number."""
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not host:
+    if not sep or not (port.isascii() and port.isdigit()) or not host:
         raise ValueError("expected HOST:PORT, got %r" % (address,))
     return host.strip("[]"), int(port)
 
@@ -180,7 +180,11 @@ class HttpConnection:
         if headers.get("transfer-encoding", "").lower() == "chunked":
             body = self._read_chunked_body()
         elif "content-length" in headers:
-            body = self._read_exact(int(headers["content-length"]))
+            length = headers["content-length"]
+            if not (length.isascii() and length.isdigit()):
+                self.close()
+                raise ConnectionLost("malformed Content-Length from %s: %r" % (self.address, length[:50]))
+            body = self._read_exact(int(length))
         elif status in (204, 304) or 100 <= status < 200:
             body = b""
         else:  # no framing: the body runs to the end of the connection

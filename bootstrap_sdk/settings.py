@@ -41,6 +41,11 @@ DEFAULTS = {
 }
 
 
+def whole_number(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit()`` alone admits '²', which ``int()`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 class _Reader:
     """Parses values out of one environment, collecting what is malformed."""
 
@@ -59,15 +64,16 @@ class _Reader:
             return True
         if value in _FALSE:
             return False
-        if value != "auto":
+        has_auto = DEFAULTS[name][0] == "auto"
+        if value != "auto" or not has_auto:
             self.problems.append((error_type, "%s=%r: expected on or off (1/0, true/false, yes/no)%s"
-                                  % (name, value, " or auto" if DEFAULTS[name][0] == "auto" else "")))
+                                  % (name, value, " or auto" if has_auto else "")))
         return None
 
     def count(self, name: str, minimum: int, error_type: str = INVALID_SETTING) -> int:
         """A whole number of at least ``minimum``."""
         value = self.text(name)
-        if value.isdigit() and int(value) >= minimum:
+        if whole_number(value) and int(value) >= minimum:
             return int(value)
         self.problems.append((error_type, "%s=%r is not a number: expected a whole number of at least %d"
                               % (name, value, minimum)))
@@ -111,7 +117,7 @@ class Settings:
         self.task_root: Optional[str] = get("LAMBDA_TASK_ROOT") or None
         self.path = get("PATH", "")
         concurrency = get("AWS_LAMBDA_MAX_CONCURRENCY", "").strip()
-        self.max_concurrency = int(concurrency) if concurrency.isdigit() else 0
+        self.max_concurrency = int(concurrency) if whole_number(concurrency) else 0
         # Lambda Managed Instances require JSON logs (docs/facts.md#multi-concurrency-lambda-managed-instances).
         self.log_format = "JSON" if self.max_concurrency else get("AWS_LAMBDA_LOG_FORMAT", "Text")
         self.log_level = get("AWS_LAMBDA_LOG_LEVEL", "")

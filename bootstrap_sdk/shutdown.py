@@ -55,7 +55,7 @@ def run_hooks(budget: float) -> None:
             return
         try:
             hook()
-        except Exception as exc:
+        except BaseException as exc:  # sys.exit() in a hook must not cut the others, or the exit, short
             logs.error("shutdown hook %s failed: %s: %s"
                        % (getattr(hook, "__qualname__", hook), type(exc).__name__, exc))
 

@@ -54,6 +54,8 @@ class ResponseStream:
         """
         for item in self._items:
             self._first = _as_bytes(item)
+            if len(self._first) > STREAM_LIMIT:
+                raise ValueError("streamed response exceeds %d bytes" % STREAM_LIMIT)
             if self._first:
                 return
         self._first = b""

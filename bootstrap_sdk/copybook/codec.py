@@ -243,7 +243,7 @@ def _decode_number(field: Field, raw: bytes) -> Decimal:
                 char = str(_POSITIVE_OVERPUNCH[char])
             text = text[:index] + char + text[index + 1:]
         digits = text.replace(" ", "0")
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):  # latin-1 holds '²', a "digit" int() refuses
             raise RecordError(field.name, "%r is not a number (PIC %s)" % (raw.decode("latin-1"), field.picture))
     # Decimal(sign, digits, exponent) keeps the PIC's scale exactly: 00125 with V99 is 1.25.
     return Decimal((1 if negative else 0, tuple(int(d) for d in digits.lstrip("0") or "0"), -field.scale))

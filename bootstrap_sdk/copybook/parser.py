@@ -112,7 +112,7 @@ def _apply_clauses(field: Field, words: List[str], where: str) -> None:
             field.picture = words[i]
         elif word == "OCCURS":
             count = words[i + 1]
-            if not count.isdigit():
+            if not (count.isascii() and count.isdigit()):
                 raise CopybookError("%s: OCCURS %s: a fixed count is required" % (where, count))
             if "DEPENDING" in words:
                 raise CopybookError("%s: OCCURS DEPENDING ON is not supported" % where)
@@ -167,7 +167,7 @@ def parse(text: str, source: str = "copybook") -> Field:
     root: Optional[Field] = None
     for number, statement in _statements(text):
         words = statement.replace(",", " ").split()
-        if not words or not words[0].isdigit():
+        if not words or not (words[0].isascii() and words[0].isdigit()):
             raise CopybookError("%s line %d: expected a level number, got %r" % (source, number, statement[:40]))
         level = int(words[0])
         if level == 88:

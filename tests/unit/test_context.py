@@ -69,10 +69,6 @@ def test_invocation_tolerates_a_non_numeric_deadline(deadline):
     assert invocation.deadline_ms == 0
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "Invocation guards int() with str.isdigit(), which is also true for digits int() rejects: "
-    "'\\xb2' (superscript two, a Latin-1 byte a header can carry) passes isdigit() and int('\\xb2') "
-    "raises ValueError out of Invocation.__init__ (str.isdecimal() is the matching test)"))
 def test_invocation_tolerates_a_deadline_of_digits_int_rejects():
     invocation = Invocation({"lambda-runtime-deadline-ms": "\u00b2"}, b"")
     assert invocation.deadline_ms == 0
@@ -188,3 +184,19 @@ def test_context_has_the_attributes_of_awslambdarics_context(monkeypatch):
 
 def test_repr_names_the_request():
     assert "8476a536-e9f4-11e8-9739-2dfe598c3fcd" in repr(_context())
+
+
+def test_context_log_writes_one_tagged_line_as_awslambdaric_does(capsys):
+    from bootstrap_sdk import logs
+
+    saved = logs._sink
+    logs.configure("Text", "")
+    try:
+        context = Context(Invocation({"lambda-runtime-aws-request-id": "req-7"}, b""), FunctionInfo())
+        logs.set_request_id("req-7")
+        context.log("payroll batch 12 done")
+    finally:
+        logs.set_request_id(None)
+        logs._sink = saved
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("[INFO]\t") and out.endswith("\treq-7\tpayroll batch 12 done\n")

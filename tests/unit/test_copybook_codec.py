@@ -164,6 +164,14 @@ def test_bad_records_are_reported():
         BOOK.decode(bytes(data))
 
 
+def test_digits_outside_ascii_are_not_numbers():
+    """latin-1 holds '\u00b2', which str.isdigit() calls a digit: a RecordError, not a ValueError."""
+    data = bytearray(BOOK.encode(_sample()))
+    data[12] = 0xB2
+    with pytest.raises(RecordError, match="UNSIGNED: .* is not a number"):
+        BOOK.decode(bytes(data))
+
+
 def test_free_format_and_continuation_of_statements():
     book = Copybook.parse("01 ORDER.\n  05 ORDER-ID PIC 9(6).\n  05 ORDER-TOTAL\n     PIC S9(5)V99 COMP-3.\n")
     assert book.record_length == 10

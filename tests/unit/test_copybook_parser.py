@@ -47,3 +47,12 @@ def test_structure_errors_name_the_entry(text, message):
         return
     with pytest.raises(CopybookError, match=message):
         parse(text)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("       01 A.\n           05 B PIC X OCCURS \u00b2.\n", "a fixed count is required"),
+    ("       \u00b2 A.\n", "expected a level number"),
+])
+def test_digits_outside_ascii_are_refused_as_copybook_errors(text, message):
+    with pytest.raises(CopybookError, match=message):
+        parse(text)

@@ -167,6 +167,16 @@ def test_run_without_the_runtime_api_exits_2(tmp_path):
     assert b"Traceback" not in result.stdout
 
 
+@pytest.mark.parametrize("address", ["localhost", "host:port", "host:\u00b2", ":9001"])
+def test_run_with_a_malformed_runtime_api_address_exits_2_with_a_message(tmp_path, address):
+    result = subprocess.run([sys.executable, "-c", RUN], env={"PYTHONPATH": PACKAGE_ROOT,
+                            "AWS_LAMBDA_RUNTIME_API": address}, cwd=str(tmp_path),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=WAIT)
+    assert result.returncode == EXIT_NOT_IN_LAMBDA
+    assert b"AWS_LAMBDA_RUNTIME_API=" in result.stdout and b"expected HOST:PORT" in result.stdout
+    assert b"Traceback" not in result.stdout
+
+
 @pytest.mark.parametrize("handler, error_type", [
     ("entry_app_missing_module.handler", "Runtime.ImportModuleError"),
     ("nodot", "Runtime.MalformedHandlerName"),

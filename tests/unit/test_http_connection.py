@@ -60,3 +60,11 @@ def test_garbage_status_line_is_a_lost_connection():
     port = _serve_once(b"SMTP ready\r\n\r\n")
     with pytest.raises(ConnectionLost, match="malformed status line"):
         HttpConnection("127.0.0.1:%d" % port).request("GET", "/")
+
+
+@pytest.mark.parametrize("length", [b"abc", b"-5", b"\xb2", b"1e3"])
+def test_a_malformed_content_length_is_a_lost_connection(length):
+    """Not a ValueError out of the client: the runtime's retry and error policy must see it."""
+    port = _serve_once(b"HTTP/1.1 200 OK\r\nContent-Length: " + length + b"\r\n\r\nbody")
+    with pytest.raises(ConnectionLost, match="malformed Content-Length"):
+        HttpConnection("127.0.0.1:%d" % port).request("GET", "/")

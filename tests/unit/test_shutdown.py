@@ -206,10 +206,6 @@ def test_install_sigterm_handler_takes_another_handler(tmp_path):
     assert seen.read_text() == str(int(signal.SIGTERM))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "run_hooks catches Exception only: a hook that calls sys.exit() raises SystemExit out of the SIGTERM "
-    "handler, so the later hooks are skipped and os._exit(0) is never reached (the SystemExit lands wherever "
-    "the main thread was, e.g. in a handler, where the invoke loop reports it as that invoke's error)"))
 def test_a_hook_that_calls_sys_exit_does_not_stop_the_others(tmp_path):
     record = tmp_path / "hooks"
 

@@ -183,13 +183,10 @@ def test_the_stream_limit_cuts_the_stream_with_an_error(monkeypatch):
     assert _decoded_error(stream)["errorMessage"] == "streamed response exceeds 10 bytes"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "ResponseStream.chunks() yields the first chunk (pulled by start()) without checking it "
-    "against STREAM_LIMIT: a first item larger than the limit is sent whole and no error is recorded"))
-def test_a_first_item_over_the_limit_is_cut_too(monkeypatch):
+def test_a_first_item_over_the_limit_is_an_ordinary_error(monkeypatch):
+    """Before any byte is sent the error can still be a plain /error: start() raises it."""
     monkeypatch.setattr(streaming, "STREAM_LIMIT", 4)
-    stream = ResponseStream(iter(["123456789"]), "req-1")
-    chunks = _drain(stream)
-    assert stream.sent <= 4
-    assert stream.error is not None and "exceeds 4 bytes" in stream.error.message
-    assert sum(len(chunk) for chunk in chunks) <= 4
+    stream = ResponseStream(iter(["123456789", "never"]), "req-1")
+    with pytest.raises(ValueError, match="streamed response exceeds 4 bytes"):
+        stream.start()
+    assert stream.sent == 0
