@@ -360,7 +360,7 @@ class _Watch:
                 if fd == self.pidfd:
                     self._forget_pidfd()
                     if self.status is None:
-                        self._exited(wait_exit(self.pid))
+                        self._exited(wait_exit(self.pid) or 0)  # no timeout: never None
                 elif fd == self.stdin:
                     self._feed_stdin()
                 else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import List
 
 from . import checks, elf, stage as staging, zipper
 from .bundle import bundle_libraries
@@ -39,7 +40,7 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
 
 
 def _zip_and_describe(stage: staging.Stage, options: LayerOptions, findings: checks.Findings,
-                      warnings: list, progress: Progress) -> LayerResult:
+                      warnings: List[str], progress: Progress) -> LayerResult:
     output = options.output
     output.parent.mkdir(parents=True, exist_ok=True)
     zipper.write_zip(stage.root, output)
