@@ -14,6 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import pytest
 
+from children import alive
 from bootstrap_sdk.adapter import child_process
 from bootstrap_sdk.adapter.child_process import (
     LineSplitter,
@@ -32,14 +33,6 @@ def _script(directory: Path, name: str, body: str) -> str:
     path.write_text("#!/bin/sh\n" + body)
     path.chmod(0o755)
     return str(path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _read_pid(path: Path) -> int:
@@ -127,7 +120,7 @@ def test_stdout_over_the_limit_sets_overflow_and_kills_the_program(tmp_path):
     assert outcome.overflow
     assert outcome.stdout == b"", "nothing of an oversized output is kept"
     assert status_error(outcome.status)[0] == "Executable.SIGKILL"
-    assert not _alive(_read_pid(pidfile))
+    assert not alive(_read_pid(pidfile))
 
 
 @pytest.mark.parametrize("extra, overflow", [(0, False), (1, True)])
@@ -144,7 +137,7 @@ def test_a_program_that_outlives_kill_at_is_timed_out(tmp_path):
     outcome, _ = _run([prog], seconds=0.5)
     assert outcome.timed_out and not outcome.overflow
     assert outcome.stdout == b"partial\n", "what it wrote before the deadline is kept"
-    assert not _alive(_read_pid(pidfile))
+    assert not alive(_read_pid(pidfile))
 
 
 def test_a_program_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
@@ -152,7 +145,7 @@ def test_a_program_that_ignores_sigterm_is_killed_after_the_grace(tmp_path):
     prog = _script(tmp_path, "p.sh", 'trap "" TERM\necho $$ > "%s"\nwhile :; do sleep 1; done\n' % pidfile)
     outcome, _ = _run([prog], seconds=0.5, grace=0.1)
     assert outcome.timed_out
-    assert not _alive(_read_pid(pidfile))
+    assert not alive(_read_pid(pidfile))
 
 
 def _has_pidfd() -> bool:
@@ -203,7 +196,7 @@ def test_a_background_child_in_the_group_is_killed(tmp_path):
     prog = _script(tmp_path, "p.sh", 'sleep 30 >/dev/null 2>&1 &\necho $! > "%s"\n' % pidfile)
     outcome, _ = _run([prog])
     assert outcome.status == 0
-    assert not _alive(_read_pid(pidfile))
+    assert not alive(_read_pid(pidfile))
 
 
 def test_a_child_that_escaped_with_setsid_is_swept(tmp_path):
@@ -217,7 +210,7 @@ def test_a_child_that_escaped_with_setsid_is_swept(tmp_path):
     assert outcome.status == 0 and not outcome.timed_out
     escaped, session = map(int, pidfile.read_text().split())
     assert session == escaped, "it led a session of its own, out of reach of the group kill"
-    assert not _alive(escaped), "the escaped child is gone when run() returns"
+    assert not alive(escaped), "the escaped child is gone when run() returns"
 
 
 def test_an_escaped_child_holding_the_pipes_does_not_outlive_kill_at(tmp_path):
@@ -234,7 +227,7 @@ def test_an_escaped_child_holding_the_pipes_does_not_outlive_kill_at(tmp_path):
     thread.join(5.0)  # ten times the deadline
     returned = not thread.is_alive()
     escaped = _read_pid(pidfile)
-    escaped_alive = _alive(escaped)
+    escaped_alive = alive(escaped)
     if not returned:  # release run(): end the escaped child, which closes the pipes
         os.kill(escaped, signal.SIGKILL)
         thread.join(10.0)
@@ -248,12 +241,12 @@ def test_keep_spares_the_given_children_and_sweeps_the_others(tmp_path):
     try:
         outcome, _ = _run(["/bin/true"], keep=[kept.pid])
         assert outcome.status == 0
-        assert _alive(kept.pid) and kept.poll() is None
-        assert not _alive(other.pid)
+        assert alive(kept.pid) and kept.poll() is None
+        assert not alive(other.pid)
     finally:
         kept.kill()
         kept.wait()
-        if _alive(other.pid):
+        if alive(other.pid):
             other.kill()
             other.wait()
 
@@ -361,12 +354,12 @@ def test_wait_exit_gives_none_while_running_and_terminate_ends_the_group(tmp_pat
         assert child_process.wait_exit(piped.pid, 0.05) is None
         status = child_process.terminate(piped.pid, 2.0)
         assert status_error(status)[0] == "Executable.SIGTERM"
-        assert not _alive(piped.pid)
+        assert not alive(piped.pid)
         deadline = time.monotonic() + 5  # the group's sleep got TERM too; the sweep reaps it
-        while _alive(_read_pid(pidfile)) and time.monotonic() < deadline:
+        while alive(_read_pid(pidfile)) and time.monotonic() < deadline:
             child_process.reap()
             time.sleep(0.01)
-        assert not _alive(_read_pid(pidfile))
+        assert not alive(_read_pid(pidfile))
     finally:
         for fd in (piped.stdin, piped.stdout, piped.stderr):
             os.close(fd)
@@ -398,7 +391,7 @@ def test_terminate_children_ends_every_child_even_one_that_ignores_sigterm(tmp_p
         while not ready.exists() and time.monotonic() < deadline:  # its trap is set
             time.sleep(0.01)
         child_process.terminate_children(0.2)
-        assert [_alive(p.pid) for p in pids] == [False, False]
+        assert [alive(p.pid) for p in pids] == [False, False]
     finally:
         for piped in pids:
             for fd in (piped.stdin, piped.stdout, piped.stderr):

@@ -11,15 +11,14 @@ import signal
 import subprocess
 import sys
 import time
-import traceback
 import uuid
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Dict, Iterator
 
 import pytest
-from fake_runtime_api import FakeRuntimeApi
 
 import bootstrap_sdk
+from children import in_child
 from bootstrap_sdk import logs, shutdown
 from bootstrap_sdk.adapter.executable import ExecutableHandler
 from bootstrap_sdk.context import Context, FunctionInfo, Invocation
@@ -47,24 +46,6 @@ def _restore_globals() -> Iterator[None]:
                 del sys.modules[name]
         shutdown._hooks[:] = saved_hooks
         logs._sink = saved_sink
-
-
-@pytest.fixture(scope="module")
-def _server() -> Iterator[FakeRuntimeApi]:
-    server = FakeRuntimeApi().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def api(_server: FakeRuntimeApi) -> FakeRuntimeApi:
-    with _server.cond:
-        _server.events.clear()
-        _server.requests.clear()
-        _server.next_status = _server.response_status = None
-    return _server
 
 
 def _module(task_root: Path, source: str) -> str:
@@ -209,33 +190,6 @@ def test_run_with_malformed_settings_posts_an_init_error_naming_them(api, tmp_pa
     assert "BOOTSTRAP_SDK_EXEC_CREDENTIALS='maybe'" in message
 
 
-def _fork(body: Any, tmp_path: Path) -> int:
-    """Run ``body`` in a forked child; its exit code (70 if it returned, 71 if it raised)."""
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            body()
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 72
-        except BaseException:
-            code = 71
-            with open(tmp_path / "child-traceback", "w") as handle:
-                traceback.print_exc(file=handle)
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + WAIT
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("run() did not end")
-        time.sleep(0.01)
-
-
 def test_run_with_a_handler_still_checks_the_settings(api, tmp_path):
     log = tmp_path / "log"
 
@@ -245,7 +199,7 @@ def test_run_with_a_handler_still_checks_the_settings(api, tmp_path):
         sys.stdout = open(log, "w")
         bootstrap_sdk.run(lambda event, context: "never called")
 
-    assert _fork(child, tmp_path) == EXIT_FATAL
+    assert in_child(tmp_path, child) == EXIT_FATAL
     (init_error,) = api.posts("/init/error")
     assert init_error.headers["lambda-runtime-function-error-type"] == "Runtime.InvalidExecutableMode"
     assert "BOOTSTRAP_SDK_EXEC_MODE='batch'" in init_error.json()["errorMessage"]
@@ -261,19 +215,9 @@ def test_run_exits_1_when_the_runtime_api_answers_500(api, tmp_path):
     assert api.posts("/init/error") == []
 
 
-@pytest.fixture
-def own_api() -> Iterator[FakeRuntimeApi]:
-    """A fake of the test's own: a process that dies leaves its /next poll waiting in the fake."""
-    server = FakeRuntimeApi().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_run_serves_invokes_and_exits_0_on_sigterm(own_api, tmp_path):
+def test_run_serves_invokes_and_exits_0_on_sigterm(fresh_api, tmp_path):
     """The whole path: init, the SIGTERM extension, an invoke, SIGTERM, the hooks, exit 0."""
-    api = own_api
+    api = fresh_api
     marker = tmp_path / "hook-ran"
     name = _module(tmp_path, (
         "import bootstrap_sdk\n"

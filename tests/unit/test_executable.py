@@ -12,6 +12,7 @@ from typing import Dict, Iterator, List, Optional
 
 import pytest
 
+from children import alive
 from bootstrap_sdk import shutdown
 from bootstrap_sdk.adapter.executable import ExecutableHandler
 from bootstrap_sdk.context import Context, FunctionInfo, Invocation
@@ -24,14 +25,6 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "sec
                "AWS_SESSION_TOKEN": "token=="}
 LAMBDA_INTERNALS = {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "_HANDLER": "set-per-test",
                     "_LAMBDA_TELEMETRY_LOG_FD": "3", "BOOTSTRAP_SDK_EXEC_MODE": "stdio"}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def _env_lines(text: bytes) -> Dict[str, str]:
@@ -141,7 +134,7 @@ def test_a_program_that_runs_past_the_margin_is_a_timeout(harness, tmp_path):
     error = harness.error(handler, seconds=1.2)
     assert error.error_type == "Executable.Timeout"
     assert "500 ms before the invoke's deadline" in str(error) and "still going" in str(error)
-    assert not _alive(int(pidfile.read_text()))
+    assert not alive(int(pidfile.read_text()))
 
 
 def test_stdout_over_the_response_limit_is_refused(harness):
@@ -289,11 +282,11 @@ def test_persistent_mode_serves_invokes_from_one_process_and_restarts_it(harness
     assert (error.error_type, str(error)) == ("Ledger.Closed", "books are closed")
     error = harness.error(handler, b'{"die": 5}')
     assert error.error_type == "Executable.ExitCode5" and "giving up" in str(error)
-    assert not _alive(first["pid"])
+    assert not alive(first["pid"])
     third = json.loads(harness.invoke(handler, b'{"n": 3}'))
     assert third["pid"] != first["pid"]
     handler.stop()
-    assert not _alive(third["pid"])
+    assert not alive(third["pid"])
 
 
 def test_persistent_program_that_cannot_start_fails_init(harness):
@@ -341,7 +334,7 @@ def test_after_invoke_and_stop_leave_no_directory_and_no_process(harness, tmp_pa
                    'mkdir locked && chmod 000 locked\nbasename "$PWD"\n' % pidfile)
     handler = harness.handler("bin/litter.sh")
     used = harness.invoke(handler, b"{}").decode().strip()
-    assert not _alive(int(pidfile.read_text())), "the program's background child did not outlive the invoke"
+    assert not alive(int(pidfile.read_text())), "the program's background child did not outlive the invoke"
     deadline = time.monotonic() + 10  # the janitor removes the used directory, makes the next one
     while os.listdir(harness.work) in ([], [used]) and time.monotonic() < deadline:
         time.sleep(0.01)

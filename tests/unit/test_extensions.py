@@ -13,7 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
-from fake_runtime_api import FakeRuntimeApi
 
 from bootstrap_sdk.extensions import INTERNAL_EXTENSION_NAME, ExtensionsApiError, ExtensionsClient, enable_sigterm
 
@@ -73,15 +72,6 @@ def server() -> Iterator[ExtensionsServer]:
         srv.stop()
 
 
-@pytest.fixture
-def api() -> Iterator[FakeRuntimeApi]:
-    fake = FakeRuntimeApi().start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
 def _client(address: str, keep: List[ExtensionsClient]) -> ExtensionsClient:
     client = ExtensionsClient(address)
     keep.append(client)
@@ -96,12 +86,12 @@ def clients() -> Iterator[List[ExtensionsClient]]:
         client.connection.close()
 
 
-def test_register_sends_the_name_and_events_and_keeps_the_identifier(api, clients):
-    client = _client(api.address, clients)
+def test_register_sends_the_name_and_events_and_keeps_the_identifier(fresh_api, clients):
+    client = _client(fresh_api.address, clients)
     assert client.identifier is None
     assert client.register("my-extension", ["INVOKE", "SHUTDOWN"]) == "ext-1"
     assert client.identifier == "ext-1"
-    (request,) = api.posts("/extension/register")
+    (request,) = fresh_api.posts("/extension/register")
     assert request.path == REGISTER
     assert request.headers["lambda-extension-name"] == "my-extension"
     assert request.headers["content-type"] == "application/json"
@@ -171,21 +161,21 @@ def _poll_threads() -> List[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "bootstrap-sdk-extension"]
 
 
-def test_enable_sigterm_registers_with_no_events_and_keeps_a_poll_open(api):
+def test_enable_sigterm_registers_with_no_events_and_keeps_a_poll_open(fresh_api):
     before = set(_poll_threads())
-    client = enable_sigterm(api.address)
+    client = enable_sigterm(fresh_api.address)
     (poller,) = set(_poll_threads()) - before
     try:
         assert client.identifier == "ext-1"
-        (register,) = api.posts("/extension/register")
+        (register,) = fresh_api.posts("/extension/register")
         assert register.headers["lambda-extension-name"] == INTERNAL_EXTENSION_NAME
         assert register.json() == {"events": []}
-        requests = api.wait_for(lambda reqs: any(r.method == "GET" and r.path == NEXT for r in reqs))
+        requests = fresh_api.wait_for(lambda reqs: any(r.method == "GET" and r.path == NEXT for r in reqs))
         (poll,) = [r for r in requests if r.path == NEXT]
         assert poll.headers["lambda-extension-identifier"] == "ext-1"
         assert poller.daemon and poller.is_alive()
     finally:
-        api.stop()  # the environment goes away: the poll's connection is closed
+        fresh_api.stop()  # the environment goes away: the poll's connection is closed
         poller.join(10)
     assert not poller.is_alive()  # the poll ended instead of spinning
 

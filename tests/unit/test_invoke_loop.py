@@ -25,27 +25,6 @@ BASE = "/2018-06-01/runtime/invocation/"
 FUNCTION = FunctionInfo("loop-fn", "$LATEST", "512", "/aws/lambda/loop-fn", "stream-1")
 
 
-@pytest.fixture(scope="module")
-def _server() -> Iterator[FakeRuntimeApi]:
-    # One server for the module: stopping one takes half a second (its serve_forever poll).
-    server = FakeRuntimeApi().start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def api(_server: FakeRuntimeApi) -> Iterator[FakeRuntimeApi]:
-    """The shared fake, as new: no events, no recorded requests, no programmed failures."""
-    with _server.cond:
-        _server.events.clear()
-        _server.requests.clear()
-        _server.next_status = _server.response_status = None
-        _server.drop_polls = 0
-    yield _server
-
-
 @pytest.fixture(autouse=True)
 def log_out(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """Capture the runtime's log; restore the sink, the logging bridge and the trace variable."""

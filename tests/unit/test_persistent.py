@@ -13,6 +13,7 @@ from typing import Iterator, List
 
 import pytest
 
+from children import alive
 from bootstrap_sdk.adapter.child_process import SpawnError
 from bootstrap_sdk.adapter.persistent import PersistentProgram, decode_reply, encode_request, reply_body
 from bootstrap_sdk.errors import FunctionError
@@ -91,14 +92,6 @@ def started(program_path: str, tmp_path: Path) -> Iterator[Started]:
     finally:
         for program in helper.programs:
             program.stop(0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # -- the protocol's pure parts -----------------------------------------------------------
@@ -209,7 +202,7 @@ def test_a_program_that_dies_mid_request_fails_it_and_is_restarted(started, even
     assert "disk on fire" in message, "its last stderr lines are in the message"
     assert description in message
     assert not program.running
-    assert not _alive(first_pid), "the dead program was reaped"
+    assert not alive(first_pid), "the dead program was reaped"
     again = started.invoke(program, {"n": 3}, "req-3")
     assert again["id"] == "req-3"
     assert again["response"]["pid"] == program.pid != first_pid
@@ -234,7 +227,7 @@ def test_a_program_that_does_not_answer_in_time_is_stopped_and_restarted(started
         started.invoke(program, {"sleep": 30}, "req-slow", seconds=0.3)
     assert caught.value.error_type == "Executable.Timeout"
     assert "SIGTERM" in str(caught.value)
-    assert not program.running and not _alive(first_pid)
+    assert not program.running and not alive(first_pid)
     assert started.invoke(program, {"n": 2}, "req-next")["response"]["pid"] != first_pid
 
 
@@ -245,7 +238,7 @@ def test_an_over_long_reply_line_is_refused_and_the_program_stopped(started):
         started.invoke(program, {"partial": 300000})
     assert caught.value.error_type == "Executable.ResponseTooLarge"
     assert "100000" in str(caught.value)
-    assert not program.running and not _alive(first_pid)
+    assert not program.running and not alive(first_pid)
 
 
 def test_a_long_reply_arriving_in_pieces_is_refused(started):
@@ -268,7 +261,7 @@ def test_stop_ends_the_program_and_reports_its_status(started):
     pid = started.invoke(program, {"n": 1})["response"]["pid"]
     status = program.stop(1.0)
     assert status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == 15
-    assert not program.running and not _alive(pid)
+    assert not program.running and not alive(pid)
     assert program.stop(1.0) is None, "stopping a stopped program is a no-op"
 
 

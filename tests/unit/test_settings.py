@@ -128,19 +128,11 @@ def test_max_concurrency_of_digits_int_rejects_reads_as_zero():
     assert Settings({"AWS_LAMBDA_MAX_CONCURRENCY": "\u00b2"}).max_concurrency == 0
 
 
-@pytest.mark.parametrize("word", ON_WORDS)
-def test_on_words(word):
+@pytest.mark.parametrize("word, meaning", [(w, True) for w in ON_WORDS] + [(w, False) for w in OFF_WORDS])
+def test_on_and_off_words(word, meaning):
     settings = Settings({"BOOTSTRAP_SDK_SIGTERM": word, "BOOTSTRAP_SDK_EXEC_CREDENTIALS": word})
-    assert settings.sigterm is True
-    assert settings.executable.credentials is True
-    assert settings.problems == []
-
-
-@pytest.mark.parametrize("word", OFF_WORDS)
-def test_off_words(word):
-    settings = Settings({"BOOTSTRAP_SDK_SIGTERM": word, "BOOTSTRAP_SDK_EXEC_CREDENTIALS": word})
-    assert settings.sigterm is False
-    assert settings.executable.credentials is False
+    assert settings.sigterm is meaning
+    assert settings.executable.credentials is meaning
     assert settings.problems == []
 
 

@@ -7,12 +7,12 @@ import os
 import signal
 import sys
 import time
-import traceback
 from pathlib import Path
-from typing import Callable, Iterator, List
+from typing import Iterator, List
 
 import pytest
 
+from children import in_child
 from bootstrap_sdk import logs, shutdown
 
 
@@ -118,31 +118,6 @@ def test_no_hooks_no_logs(_isolated):
 
 # -- SIGTERM, in a forked child: the handler ends the process ------------------------------
 
-def _in_child(tmp_path: Path, body: Callable[[], None]) -> int:
-    """Run ``body`` in a forked child and return its exit code (70: body returned, 71: it raised)."""
-    pid = os.fork()
-    if pid == 0:
-        code = 70
-        try:
-            body()
-        except BaseException:
-            code = 71
-            with open(tmp_path / "child-traceback", "w") as handle:
-                traceback.print_exc(file=handle)
-        finally:
-            os._exit(code)
-    deadline = time.monotonic() + 30
-    while True:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            pytest.fail("the child did not exit")
-        time.sleep(0.01)
-
-
 def _child_logs(path: Path) -> None:
     logs._sink = logs.LogSink("Text", "", open(path, "w"))
 
@@ -161,7 +136,7 @@ def test_sigterm_runs_the_hooks_and_exits_0(tmp_path):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(20)  # the handler exits before this returns
 
-    assert _in_child(tmp_path, child) == 0, (tmp_path / "child-traceback").read_text()
+    assert in_child(tmp_path, child) == 0, (tmp_path / "child-traceback").read_text()
     assert record.read_text() == "first\nsecond\n"
     lines = [line.split("\t", 3) for line in log.read_text().splitlines()]
     assert ["[INFO]", "", "SIGTERM received: running 2 shutdown hook(s)"] == [lines[0][0]] + lines[0][2:]
@@ -185,7 +160,7 @@ def test_sigterm_honours_the_budget(tmp_path):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(20)
 
-    assert _in_child(tmp_path, child) == 0
+    assert in_child(tmp_path, child) == 0
     assert record.read_text() == "slow\n"
     assert "shutdown budget spent: 1 hook(s) skipped" in log.read_text()
 
@@ -202,7 +177,7 @@ def test_install_sigterm_handler_takes_another_handler(tmp_path):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(20)
 
-    assert _in_child(tmp_path, child) == 7
+    assert in_child(tmp_path, child) == 7
     assert seen.read_text() == str(int(signal.SIGTERM))
 
 
@@ -216,6 +191,6 @@ def test_a_hook_that_calls_sys_exit_does_not_stop_the_others(tmp_path):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(20)
 
-    code = _in_child(tmp_path, child)
+    code = in_child(tmp_path, child)
     assert record.exists() and record.read_text() == "ran"
     assert code == 0

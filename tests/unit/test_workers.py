@@ -153,12 +153,9 @@ def _kill(pid: int) -> None:
 
 
 @pytest.fixture
-def api() -> Iterator[FakeRuntimeApi]:
-    server = FakeRuntimeApi().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def api(fresh_api: FakeRuntimeApi) -> FakeRuntimeApi:
+    """A fake of each test's own: a killed worker leaves its /next poll waiting in it."""
+    return fresh_api
 
 
 @pytest.fixture

@@ -1,0 +1,40 @@
+"""Fixtures several unit tests share: the in-process fake Runtime API, fresh or per module."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pytest
+
+from fake_runtime_api import FakeRuntimeApi
+
+
+@pytest.fixture
+def fresh_api() -> Iterator[FakeRuntimeApi]:
+    """A fake of the test's own (a process that dies leaves its /next poll waiting in it)."""
+    server = FakeRuntimeApi().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def module_api() -> Iterator[FakeRuntimeApi]:
+    """One fake for a module: stopping one takes half a second (its serve_forever poll)."""
+    server = FakeRuntimeApi().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def api(module_api: FakeRuntimeApi) -> FakeRuntimeApi:
+    """The module's fake, as new: no events, no recorded requests, no programmed failures."""
+    with module_api.cond:
+        module_api.events.clear()
+        module_api.requests.clear()
+        module_api.next_status = module_api.response_status = None
+        module_api.drop_polls = 0
+    return module_api
