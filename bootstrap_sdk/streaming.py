@@ -9,8 +9,6 @@ trailers ``Lambda-Runtime-Function-Error-Type`` and ``Lambda-Runtime-Function-Er
 
 from __future__ import annotations
 
-import binascii
-
 from .errors import ErrorReport, header_error_type
 from .runtime_api import ERROR_BODY_TRAILER, ERROR_TYPE_HEADER
 
@@ -84,5 +82,7 @@ class ResponseStream:
     def trailers(self) -> List[Tuple[str, str]]:
         if self.error is None:
             return []
+        import binascii  # only for an error after the first byte: off the start-up path
+
         body = binascii.b2a_base64(self.error.body(self.request_id), newline=False).decode("ascii")
         return [(ERROR_TYPE_HEADER, header_error_type(self.error.error_type)), (ERROR_BODY_TRAILER, body)]
