@@ -9,7 +9,7 @@ bash scripts/setup.sh
 if [ "$(id -u)" = 0 ] && [ "$#" = 0 ]; then
   copy="$(mktemp -d /tmp/bootstrap-sdk-unit-XXXXXX)"
   trap 'rm -rf "$copy"' EXIT
-  cp -r bootstrap_sdk tests pyproject.toml "$copy/"
+  cp -r bootstrap_sdk templates tests pyproject.toml README.md "$copy/"
   chmod -R a+rX "$copy" && chmod 1777 "$copy"
   echo "test: unit tests as uid 993 (no root)" >&2
   (cd "$copy" && setpriv --reuid 993 --regid 990 --clear-groups \

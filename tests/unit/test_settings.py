@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
@@ -315,3 +317,14 @@ def test_any_string_but_a_mode_is_an_exec_mode_problem(value):
         assert settings.problems == []
     else:
         assert [t for t, _ in settings.problems] == [INVALID_EXECUTABLE_MODE]
+
+
+def test_the_readme_documents_every_setting_with_its_default():
+    """The README's tables are the users' reference: every variable, with the default settings.py uses."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for name, (default, _) in DEFAULTS.items():
+        assert "`%s`" % name in readme, "%s is not in the README" % name
+        if default and default != "auto":
+            rows = [line for line in readme.splitlines() if line.startswith("| `%s`" % name)]
+            assert rows and any(default in row for row in rows), "%s: the README does not give its default %s" % (
+                name, default)
