@@ -13,7 +13,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 import attr
 
-from .elf import MACHINES, read_elf
+from .elf import MACHINES, is_elf, read_elf
 from .zipper import LinkEscape, LinkLoop, resolve_inside, special_file_problem
 
 UNZIPPED_LIMIT = 262_144_000   # function + all layers, unzipped (250 MB)
@@ -73,16 +73,19 @@ def _symlink_problem(root: Path, path: Path) -> Optional[str]:
 
 
 def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str] = (),
-               needs_bootstrap: bool = True, other_bytes: int = 0, mount: str = "/opt") -> Findings:
+               needs_bootstrap: bool = True, other_bytes: int = 0, mount: str = "/opt",
+               exclude: Iterable[str] = ()) -> Findings:
     """Check a staged tree: paths, symlinks, modes, ELF machines and glibc, scripts'
     interpreters, bootstrap, size. ``mount`` is where Lambda puts the tree (/opt for a
     layer, /var/task for function code).
 
     ``self_contained`` lists the layer paths of ELF files that use the layer's own loader
     and glibc; every other dynamic ELF file runs on the target's glibc and is checked
-    against its version (2.34 for provided.al2023, 2.26 for provided.al2).
+    against its version (2.34 for provided.al2023, 2.26 for provided.al2). ``exclude``
+    names files (relative to root) that will not be zipped.
     """
     findings = Findings()
+    left_out = set(exclude)
     bundled: Set[str] = set(self_contained)
     machine = MACHINES[arch]
     glibc = RUNTIMES[runtime]
@@ -90,6 +93,8 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
         for name in sorted(dirs + files):
             path = Path(directory) / name
             rel = path.relative_to(root).as_posix()
+            if rel in left_out:
+                continue
             st = path.lstat()
             if stat.S_ISLNK(st.st_mode):
                 problem = _symlink_problem(root, path)
@@ -198,11 +203,17 @@ def budget_left(unzipped: int) -> Tuple[int, str]:
 
 
 def source_problems(paths: Dict[str, Path]) -> List[str]:
-    """Input files that cannot be read at all (a clear message instead of a traceback)."""
+    """Inputs that cannot be copied into a layer: missing, or a FIFO, socket or device
+    (itself or inside a directory), which a copy would block on or refuse."""
     problems = []
     for dest, source in paths.items():
         if not source.exists() and not source.is_symlink():
             problems.append("%s: no such file (for %s)" % (source, dest))
+            continue
+        for path in [source] + (sorted(source.rglob("*")) if source.is_dir() and not source.is_symlink() else []):
+            special = special_file_problem(str(path), path.lstat().st_mode)
+            if special:
+                problems.append("%s (for %s)" % (special, dest))
     return problems
 
 
@@ -217,4 +228,10 @@ def executable_problems(paths: Iterable[Path]) -> List[str]:
         elif not os.access(path, os.X_OK):
             problems.append("%s is not executable (mode %o): chmod 755 it, or use --include for data"
                             % (path, stat.S_IMODE(path.stat().st_mode)))
+        elif is_elf(str(path)):
+            info = read_elf(str(path))
+            if info is None:
+                problems.append("%s is a damaged ELF file (truncated or corrupt): rebuild it" % path)
+            elif not info.is_program_or_library:
+                problems.append("%s is an ELF %s file, not a program: link it into one" % (path, info.kind))
     return problems

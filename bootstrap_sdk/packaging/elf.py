@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import glob
 import os
+import struct
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import attr
 from elftools.common.exceptions import ELFError
@@ -42,6 +43,11 @@ class ElfInfo:
     runpath: Tuple[str, ...]
     soname: Optional[str]
     glibc_version: Optional[Tuple[int, int]]  # the highest GLIBC_x.y it needs
+    kind: str = "ET_EXEC"  # e_type: ET_EXEC or ET_DYN run; ET_REL (an object file) does not
+
+    @property
+    def is_program_or_library(self) -> bool:
+        return self.kind in ("ET_EXEC", "ET_DYN")
 
     @property
     def is_dynamic(self) -> bool:
@@ -60,47 +66,53 @@ def is_elf(path: str) -> bool:
 
 
 def read_elf(path: str) -> Optional[ElfInfo]:
-    """The ELF facts of ``path``, or None if it is not an ELF file."""
+    """The ELF facts of ``path``, or None if it is not an ELF file (a damaged one included:
+    pyelftools may only notice the damage deep inside the file)."""
     if not is_elf(path):
         return None
     with open(path, "rb") as handle:
         try:
-            elf = ELFFile(handle)
-        except ELFError:
+            return _read(path, ELFFile(handle))
+        except (ELFError, ValueError, EOFError, struct.error):
             return None
-        machine = elf.header["e_machine"]
-        interpreter = None
-        needed: List[str] = []
-        rpath: List[str] = []
-        runpath: List[str] = []
-        soname = None
-        newest: Optional[Tuple[int, int]] = None
-        for segment in elf.iter_segments():
-            if segment.header.p_type == "PT_INTERP":
-                interpreter = segment.get_interp_name()  # type: ignore[attr-defined]
-        for section in elf.iter_sections():
-            if isinstance(section, DynamicSection):
-                for tag in section.iter_tags():
-                    # pyelftools sets these attributes per tag kind (untyped there).
-                    kind = tag.entry.d_tag
-                    if kind == "DT_NEEDED":
-                        needed.append(getattr(tag, "needed"))
-                    elif kind == "DT_RPATH":
-                        rpath.extend(p for p in getattr(tag, "rpath").split(":") if p)
-                    elif kind == "DT_RUNPATH":
-                        runpath.extend(p for p in getattr(tag, "runpath").split(":") if p)
-                    elif kind == "DT_SONAME":
-                        soname = getattr(tag, "soname")
-            elif isinstance(section, GNUVerNeedSection):
-                for _, auxiliaries in section.iter_versions():
-                    for aux in auxiliaries:
-                        name = aux.name
-                        if name.startswith("GLIBC_") and name[6:].replace(".", "").isdigit():
-                            parts = tuple(int(p) for p in name[6:].split(".")[:2])
-                            version = (parts[0], parts[1] if len(parts) > 1 else 0)
-                            if newest is None or version > newest:
-                                newest = version
-    return ElfInfo(path, machine, interpreter, tuple(needed), tuple(rpath), tuple(runpath), soname, newest)
+
+
+def _read(path: str, elf: ELFFile) -> ElfInfo:
+    machine = elf.header["e_machine"]
+    interpreter = None
+    needed: List[str] = []
+    rpath: List[str] = []
+    runpath: List[str] = []
+    soname = None
+    newest: Optional[Tuple[int, int]] = None
+    for segment in elf.iter_segments():
+        if segment.header.p_type == "PT_INTERP":
+            interpreter = segment.get_interp_name()  # type: ignore[attr-defined]
+    for section in elf.iter_sections():
+        if isinstance(section, DynamicSection):
+            for tag in section.iter_tags():
+                # pyelftools sets these attributes per tag kind (untyped there).
+                kind = tag.entry.d_tag
+                if kind == "DT_NEEDED":
+                    needed.append(getattr(tag, "needed"))
+                elif kind == "DT_RPATH":
+                    rpath.extend(p for p in getattr(tag, "rpath").split(":") if p)
+                elif kind == "DT_RUNPATH":
+                    runpath.extend(p for p in getattr(tag, "runpath").split(":") if p)
+                elif kind == "DT_SONAME":
+                    soname = getattr(tag, "soname")
+        elif isinstance(section, GNUVerNeedSection):
+            for _, auxiliaries in section.iter_versions():
+                for aux in auxiliaries:
+                    name = aux.name
+                    digits = name[6:].replace(".", "")
+                    if name.startswith("GLIBC_") and digits.isascii() and digits.isdigit():
+                        parts = tuple(int(p) for p in name[6:].split(".")[:2])
+                        version = (parts[0], parts[1] if len(parts) > 1 else 0)
+                        if newest is None or version > newest:
+                            newest = version
+    return ElfInfo(path, machine, interpreter, tuple(needed), tuple(rpath), tuple(runpath), soname, newest,
+                   elf.header["e_type"])
 
 
 def system_library_dirs() -> List[str]:
@@ -133,9 +145,17 @@ def _expand(entry: str, origin: str) -> str:
     return entry.replace("$ORIGIN", origin).replace("${ORIGIN}", origin)
 
 
-def find_library(name: str, requester: ElfInfo, search: Iterable[str]) -> Optional[str]:
-    origin = os.path.dirname(os.path.abspath(requester.path))
-    candidates = [] if requester.runpath else [_expand(p, origin) for p in requester.rpath]
+def _origin(info: ElfInfo) -> str:
+    return os.path.dirname(os.path.abspath(info.path))
+
+
+def find_library(name: str, requester: ElfInfo, search: Iterable[str],
+                 inherited_rpath: Sequence[str] = ()) -> Optional[str]:
+    """Where the loader finds ``name`` for ``requester``, in glibc's order: without a
+    DT_RUNPATH, the requester's DT_RPATH and then that of every object up the chain that
+    loaded it (``inherited_rpath``, already expanded); then DT_RUNPATH; then ``search``."""
+    origin = _origin(requester)
+    candidates = [] if requester.runpath else [_expand(p, origin) for p in requester.rpath] + list(inherited_rpath)
     candidates += [_expand(p, origin) for p in requester.runpath]
     candidates += list(search)
     for directory in candidates:
@@ -155,17 +175,19 @@ def closure(roots: Iterable[ElfInfo], search: Iterable[str], skip: Iterable[str]
     search = list(search)
     skipped = set(skip)
     found: Dict[str, ElfInfo] = {}
-    queue = list(roots)
+    # Each object with the DT_RPATH entries of the chain that loaded it.
+    queue: List[Tuple[ElfInfo, Tuple[str, ...]]] = [(root, ()) for root in roots]
     while queue:
-        item = queue.pop()
+        item, inherited = queue.pop()
+        chain = inherited + tuple(_expand(p, _origin(item)) for p in item.rpath)
         for name in item.needed:
             if name in found or name in skipped:
                 continue
-            path = find_library(name, item, search)
+            path = find_library(name, item, search, inherited)
             if path is None:
                 raise LibraryNotFound("%s needs %s, which is not in %s" % (item.path, name, ", ".join(search)))
             info = read_elf(path)
             assert info is not None
             found[name] = info
-            queue.append(info)
+            queue.append((info, chain))
     return found

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from typing import List
 
-from .elf import GLIBC_SONAMES
+from .elf import GLIBC_SONAMES, read_elf
 from .options import Progress
 from .stage import LAYER_LIB, PRIVATE, Stage, make_writable
 
@@ -55,15 +55,22 @@ def patch_library(patchelf: str, path: str, rpath: str) -> None:
     _run(patchelf, ["--force-rpath", "--set-rpath", rpath, path])
 
 
+def _is_dynamic(stage: Stage, rel: str) -> bool:
+    info = read_elf(str(stage.root / rel))
+    return info is not None and info.is_dynamic
+
+
 def patch_stage(stage: Stage, system_libc: bool, arch_loader: str, progress: Progress) -> List[str]:
     """Patch every staged executable and library; the files now bound to the layer's glibc."""
     patchelf = find_patchelf()
     loader_path = "" if system_libc else "%s/%s" % (LAYER_LIB, arch_loader)
-    executables = [stage.python_rel] + [r for r in stage.elf_roots if r.startswith("bin/")]
+    # A static program (no loader, no libraries: Go, musl, busybox) runs as it is.
+    programs = [r for r in stage.elf_roots if r.startswith("bin/")]
+    executables = [stage.python_rel] + [r for r in programs if _is_dynamic(stage, r)]
     for rel in executables:
         make_writable(stage.root / rel)
         patch_executable(patchelf, str(stage.root / rel), loader_path, LAYER_LIB)
-    libraries = [r for r in stage.elf_roots if r not in executables] + [
+    libraries = [r for r in stage.elf_roots if not r.startswith("bin/") and r != stage.python_rel] + [
         "%s/lib/%s" % (PRIVATE, n) for n in sorted(os.listdir(stage.lib_dir))]
     for rel in libraries:
         if os.path.basename(rel) in GLIBC_SONAMES:

@@ -62,7 +62,11 @@ def describe(python: str) -> Interpreter:
         output = subprocess.run([real, "-I", "-S", "-c", script], check=True, capture_output=True, text=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise InterpreterError("cannot run %s: %s" % (python, exc)) from None
-    version, stdlib, dynload = json.loads(output)
+    try:
+        version, stdlib, dynload = json.loads(output)
+    except ValueError:
+        raise InterpreterError("%s is not a Python interpreter: it did not answer the probe (got %r)"
+                               % (python, output[:200])) from None
     if tuple(version) < (3, 9):
         raise InterpreterError("%s is Python %d.%d; the runtime needs 3.9 or later" % (python, *version))
     info = read_elf(real)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Dict, List, Tuple
 
 import attr
@@ -66,18 +66,44 @@ class Stage:
 
 def validate(options: LayerOptions) -> List[str]:
     """Refuse bad inputs before any work, every problem at once; the warnings to carry."""
+    problems = []
     if options.runtime not in checks.RUNTIMES:
-        raise BuildError(["--runtime %s: expected one of %s" % (options.runtime, ", ".join(checks.RUNTIMES))])
+        problems.append("--runtime %s: expected one of %s" % (options.runtime, ", ".join(checks.RUNTIMES)))
     if options.arch not in elf.MACHINES:
-        raise BuildError(["--arch %s: expected one of %s" % (options.arch, ", ".join(elf.MACHINES))])
-    problems = [p for _, dest in options.includes for p in [checks.layer_path_problem(dest)] if p]
+        problems.append("--arch %s: expected one of %s" % (options.arch, ", ".join(elf.MACHINES)))
+    problems += [p for _, dest in options.includes for p in [checks.layer_path_problem(dest)] if p]
     problems += checks.executable_problems(options.executables)
     problems += checks.source_problems({dest: src for src, dest in options.includes})
     if options.bootstrap is not None:
         problems += checks.source_problems({"bootstrap": options.bootstrap})
+    problems += _destination_problems(options)
     if problems:
         raise BuildError(problems)
     return [checks.AL2_END_OF_LIFE] if options.runtime == "provided.al2" else []
+
+
+def _destination_problems(options: LayerOptions) -> List[str]:
+    """Two inputs for one place in the layer, or an input over the layer's own files."""
+    problems = []
+    taken: Dict[str, str] = {}
+    wanted = [("bin/" + path.name, "--executable %s" % path) for path in options.executables]
+    wanted += [(dest, "--include %s:%s" % (src, dest)) for src, dest in options.includes]
+    for dest, what in wanted:
+        if checks.layer_path_problem(dest):
+            continue  # reported as such
+        dest = PurePosixPath(dest).as_posix()
+        top = dest.split("/", 1)[0]
+        if dest in (".", "") or top == PRIVATE or (dest == "bootstrap" and options.bootstrap is None) or (
+                dest == "bin" and options.executables):
+            problems.append("%s: /opt/%s is the layer's own (%s); choose another destination"
+                            % (what, dest, "the runtime's entry, or use --bootstrap" if dest == "bootstrap" else
+                               "where --executable programs go" if dest == "bin" else "the runtime and its Python"))
+            continue
+        for other, owner in taken.items():
+            if dest == other or dest.startswith(other + "/") or other.startswith(dest + "/"):
+                problems.append("%s and %s both go to /opt/%s" % (owner, what, min(dest, other, key=len)))
+        taken[dest] = what
+    return problems
 
 
 def choose_interpreter(options: LayerOptions, progress: Progress) -> python_bundle.Interpreter:
@@ -148,13 +174,22 @@ def add_programs(stage: Stage, options: LayerOptions, progress: Progress) -> Non
     """The executables (into bin/) and the extra files (``--include``)."""
     for executable in options.executables:
         rel = "bin/" + executable.name
+        _refuse_taken(stage, rel, "--executable %s" % executable)
         copy_into(executable.resolve(), stage.root / rel)
         if elf.read_elf(str(stage.root / rel)) is not None:
             stage.add_elf_root(rel, str(executable.resolve()))
         progress("executable: %s → /opt/%s" % (executable, rel))
     for source, dest in options.includes:
+        _refuse_taken(stage, dest, "--include %s:%s" % (source, dest))
         copy_into(source, stage.root / dest)
         progress("include: %s → /opt/%s" % (source, dest))
+
+
+def _refuse_taken(stage: Stage, rel: str, what: str) -> None:
+    """validate() refuses the clashes it can foresee; this catches any other, before a copy
+    would fail with a traceback or merge into what is there."""
+    if os.path.lexists(stage.root / rel):
+        raise BuildError(["%s: /opt/%s is already in the layer" % (what, rel)])
 
 
 def add_bootstrap(stage: Stage, options: LayerOptions) -> None:

@@ -25,7 +25,7 @@ import time
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import IO, Dict, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 ZIP_EPOCH = 315532800  # 1980-01-01T00:00:00Z
 MAX_LINK_HOPS = 40  # Linux's MAXSYMLINKS: a path through more links fails with ELOOP
@@ -139,14 +139,18 @@ def entry_mode(path: Path) -> int:
     return stat.S_IFREG | (0o755 if st.st_mode & 0o111 else 0o644)
 
 
-def walk(root: Path) -> Iterator[Tuple[str, Path]]:
-    """(zip name, path) for every directory, file and symlink under root, sorted."""
+def walk(root: Path, exclude: Iterable[str] = ()) -> Iterator[Tuple[str, Path]]:
+    """(zip name, path) for every directory, file and symlink under root, sorted; ``exclude``
+    names files (paths relative to root) to leave out."""
     entries: List[Tuple[str, Path]] = []
+    left_out = set(exclude)
     for directory, dirs, files in os.walk(root):
         base = Path(directory)
         for name in dirs + files:
             path = base / name
             rel = path.relative_to(root).as_posix()
+            if rel in left_out:
+                continue
             entries.append((rel + "/" if path.is_dir() and not path.is_symlink() else rel, path))
         # Symlinked directories are entries, not trees to descend into.
         dirs[:] = [d for d in dirs if not (base / d).is_symlink()]
@@ -167,13 +171,14 @@ def _read_regular(path: Path) -> bytes:
         os.close(fd)
 
 
-def write_zip(root: Path, output: Path, epoch: Optional[int] = None) -> None:
-    """Zip ``root``; raises UnsafeZip (and leaves no output) for a FIFO, socket or device in it."""
+def write_zip(root: Path, output: Path, epoch: Optional[int] = None, exclude: Iterable[str] = ()) -> None:
+    """Zip ``root`` but ``exclude``; raises UnsafeZip (and leaves no output) for a FIFO, socket
+    or device in it."""
     stamp = time.gmtime(source_date_epoch() if epoch is None else epoch)[:6]
     tmp = output.with_name(output.name + ".partial")
     try:
         with zipfile.ZipFile(tmp, "w") as archive:
-            for name, path in walk(root):
+            for name, path in walk(root, exclude):
                 info = zipfile.ZipInfo(name, date_time=stamp)
                 info.create_system = 3  # Unix: the high 16 bits of external_attr are the mode
                 mode = entry_mode(path)

@@ -130,10 +130,6 @@ def test_non_elf_files_are_not_elf(tmp_path):
     assert elf.read_elf(str(magic_only)) is None, "but read_elf cannot parse it"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "read_elf catches ELFError only around ELFFile(handle); on a truncated ELF file the header parses and "
-    "iter_sections() then raises elftools ELFParseError, so check_tree (make-function-zip, make-runtime-layer "
-    "--include) crashes with a traceback instead of treating the file as not-ELF or refusing it"))
 def test_read_elf_of_a_truncated_elf_file_is_none(libs, tmp_path):
     truncated = tmp_path / "truncated.so"
     truncated.write_bytes((libs / "liby.so").read_bytes()[:4096])
@@ -214,11 +210,6 @@ def test_a_missing_library_names_the_soname_and_who_needs_it(tmp_path):
     assert str(caught.value).startswith("%s needs libx.so, which is not in " % program)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "closure resolves each library with only its own RPATH/RUNPATH; glibc's loader also searches the DT_RPATH "
-    "of every object up the loading chain (the executable's DT_RPATH covers its libraries' dependencies when no "
-    "RUNPATH is set), so a program that runs on the build host raises LibraryNotFound for its indirect "
-    "dependency"))
 def test_closure_follows_the_executables_dt_rpath_for_indirect_dependencies(libs, tmp_path):
     program = gcc(tmp_path / "prog", PROGRAM, "-L" + str(libs), "-lx", "-Wl,--disable-new-dtags,-rpath," + str(libs))
     env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}

@@ -152,23 +152,26 @@ def test_a_missing_library_and_a_foreign_program_exit_3(tmp_path):
     assert problem.startswith("bin/tool is built for EM_")
 
 
-def test_a_failing_patchelf_exits_4(tmp_path):
-    """An object file marked executable is an ELF file patchelf cannot give a loader to."""
+def test_an_object_file_given_as_a_program_exits_3(tmp_path):
+    """An object file marked executable is ELF, but no program: refused before any work."""
     obj = tmp_path / "tool.o"
     src = tmp_path / "tool.c"
     src.write_text("int main(void) { return 0; }\n")
     subprocess.run(["gcc", "-c", str(src), "-o", str(obj)], check=True)
     obj.chmod(0o755)
-    code, out, err = layer(tmp_path, "--executable", str(obj))
-    assert code == 4 and out == ""
-    [line] = err.splitlines()
-    assert line.startswith("make-runtime-layer: error: patchelf ") and "failed: " in line
+    [problem] = refused(tmp_path, "--executable", str(obj))
+    assert problem == "%s is an ELF ET_REL file, not a program: link it into one" % obj
     assert not (tmp_path / "out.zip").exists()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an --include source that is a FIFO passes validate (it only checks existence); add_programs' shutil.copy2 "
-    "then raises shutil.SpecialFileError, which make_runtime_layer does not catch: a traceback, not exit 3"))
+def test_a_damaged_program_exits_3(tmp_path):
+    damaged = tmp_path / "tool"
+    damaged.write_bytes(Path(os.path.realpath("/bin/true")).read_bytes()[:2048])
+    damaged.chmod(0o755)
+    [problem] = refused(tmp_path, "--executable", str(damaged))
+    assert problem == "%s is a damaged ELF file (truncated or corrupt): rebuild it" % damaged
+
+
 def test_an_included_fifo_exits_3(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -176,10 +179,6 @@ def test_an_included_fifo_exits_3(tmp_path):
     assert "FIFO" in problem
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "an --include directory whose destination the layer already holds (bootstrap-sdk, bin with --executable, "
-    "'.') reaches shutil.copytree, whose FileExistsError make_runtime_layer does not catch: a traceback, "
-    "not exit 3"))
 def test_an_include_over_the_layers_own_directories_exits_3(tmp_path):
     tree = tmp_path / "tree"
     tree.mkdir()

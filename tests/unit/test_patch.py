@@ -179,10 +179,6 @@ def test_patch_stage_with_the_system_libc_keeps_the_hosts_loader(built, tmp_path
     assert lines == ["patched: 2 executables, 3 libraries (loader the host's, DT_RPATH %s)" % LAYER_LIB]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "patch_stage patches every bin/ ELF root with --set-interpreter/--set-rpath; patchelf refuses a statically "
-    "linked program ('cannot find section .interp'), so bundling any static executable (Go, musl, busybox) with "
-    "make-runtime-layer --executable fails with PatchError (exit 4) although it needs no patching"))
 def test_patch_stage_leaves_a_static_program_alone(built, tmp_path):
     stage = small_stage(tmp_path / "layer", built)
     static = gcc(tmp_path / "static", "int main(void) { return 0; }\n", "-static")

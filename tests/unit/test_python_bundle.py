@@ -95,10 +95,6 @@ def test_describe_refuses_an_interpreter_that_is_not_elf(tmp_path):
     assert str(caught.value) == "%s is not an ELF executable" % wrapper
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "describe parses the probe's stdout with json.loads unguarded: a program that exits 0 printing nothing "
-    "(--python /bin/true) raises json.JSONDecodeError, not InterpreterError, so "
-    "make-runtime-layer dies with a traceback instead of a one-line error"))
 def test_describe_refuses_a_program_that_prints_no_answer(tmp_path):
     silent = script(tmp_path / "python3", "#!/bin/sh\nexit 0\n")
     with pytest.raises(InterpreterError):

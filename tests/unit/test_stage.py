@@ -85,10 +85,6 @@ def test_validate_lists_every_input_problem_at_once(tmp_path):
     assert str(caught.value) == "\n".join(caught.value.problems)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "validate raises on a bad --runtime (then on a bad --arch) before looking at anything else, so the other "
-    "problems are not reported with it, against its docstring 'every problem at once' (the CLI's argparse "
-    "choices hide this; the LayerOptions API does not)"))
 def test_validate_reports_runtime_arch_and_input_problems_together(tmp_path):
     options = LayerOptions(output=tmp_path / "l.zip", runtime="provided.al1", arch="sparc",
                            includes=[(tmp_path / "missing", "/abs")])
@@ -97,10 +93,6 @@ def test_validate_reports_runtime_arch_and_input_problems_together(tmp_path):
     assert len(caught.value.problems) == 4
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "validate only checks that an --include source exists; a FIFO passes, then add_programs' shutil.copy2 "
-    "raises shutil.SpecialFileError (a traceback from make-runtime-layer, not exit 3 with the 'is a FIFO' "
-    "message check_tree and write_zip give)"))
 def test_validate_refuses_a_fifo_among_the_includes(tmp_path):
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -288,3 +280,35 @@ def test_copy_into_keeps_links_as_links_and_make_writable_adds_only_user_write(t
     locked.chmod(0o444)
     staging.make_writable(locked)
     assert stat.S_IMODE(locked.stat().st_mode) == 0o644
+
+
+def test_validate_refuses_every_clash_of_destinations(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f.txt").write_text("x")
+    tool = tmp_path / "tool"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    options = LayerOptions(output=tmp_path / "l.zip", executables=[tool, tool],
+                           includes=[(tree, "bin"), (tree, "bootstrap"), (tree, "bootstrap-sdk/lib"), (tree, "."),
+                                     (tree, "share/a"), (tree, "share/a/b")])
+    with pytest.raises(BuildError) as caught:
+        staging.validate(options)
+    problems = caught.value.problems
+    assert "--executable %s and --executable %s both go to /opt/bin/tool" % (tool, tool) in problems
+    assert any(p.startswith("--include %s:bin: /opt/bin is the layer's own" % tree) for p in problems)
+    assert any(p.startswith("--include %s:bootstrap: /opt/bootstrap is the layer's own" % tree) for p in problems)
+    assert any(p.startswith("--include %s:bootstrap-sdk/lib: " % tree) for p in problems)
+    assert any(p.startswith("--include %s:.: /opt/. is the layer's own" % tree) for p in problems)
+    assert "--include %s:share/a and --include %s:share/a/b both go to /opt/share/a" % (tree, tree) in problems
+    assert len(problems) == 6
+
+
+def test_validate_refuses_a_fifo_inside_an_included_directory(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "deep").mkdir(parents=True)
+    os.mkfifo(tree / "deep" / "pipe")
+    with pytest.raises(BuildError) as caught:
+        staging.validate(LayerOptions(output=tmp_path / "l.zip", includes=[(tree, "data")]))
+    [problem] = caught.value.problems
+    assert str(tree / "deep" / "pipe") in problem and "FIFO" in problem and problem.endswith("(for data)")
