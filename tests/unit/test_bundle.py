@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import List
 
 import pytest
 
+from native import LIB_X, PROGRAM, gcc
 from bootstrap_sdk.packaging import elf, python_bundle
 from bootstrap_sdk.packaging.bundle import bundle_libraries
 from bootstrap_sdk.packaging.checks import BuildError
@@ -21,17 +21,6 @@ from bootstrap_sdk.packaging.stub import exported_symbols
 ARCH = host_arch()
 LOADER = elf.LOADERS[ARCH]
 LIB_Y = "static const char ballast[128 * 1024] = {1};\nint y_value(void) { return 41 + ballast[5]; }\n"
-LIB_X = "int y_value(void);\nint x_value(void) { return y_value() + 1; }\n"
-PROGRAM = '#include <stdio.h>\nint x_value(void);\nint main(void) { printf("%d\\n", x_value()); return 0; }\n'
-
-
-def gcc(out: Path, source: str, *args: str) -> Path:
-    src = out.with_name(out.name + ".c")
-    src.write_text(source)
-    links = ["-Wl,-rpath-link," + a[2:] for a in args if a.startswith("-L")]
-    subprocess.run(["gcc", "-o", str(out), str(src)] + list(args) + links, check=True, capture_output=True,
-                   text=True)
-    return out
 
 
 @pytest.fixture(scope="module")

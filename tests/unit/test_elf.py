@@ -16,26 +16,9 @@ from typing import List
 
 import pytest
 
+from native import LIB_X, LIB_Y, PROGRAM, gcc, shared
 from bootstrap_sdk.packaging import elf
 from bootstrap_sdk.packaging.options import host_arch
-
-LIB_X = "int y_value(void);\nint x_value(void) { return y_value() + 1; }\n"
-LIB_Y = "int y_value(void) { return 41; }\n"
-PROGRAM = '#include <stdio.h>\nint x_value(void);\nint main(void) { printf("%d\\n", x_value()); return 0; }\n'
-
-
-def gcc(out: Path, source: str, *args: str) -> Path:
-    """Compile with gcc; ``-L`` directories also serve ld's search for indirect dependencies."""
-    src = out.with_name(out.name + ".c")
-    src.write_text(source)
-    links = ["-Wl,-rpath-link," + a[2:] for a in args if a.startswith("-L")]
-    subprocess.run(["gcc", "-o", str(out), str(src)] + list(args) + links, check=True, capture_output=True,
-                   text=True)
-    return out
-
-
-def shared(out: Path, source: str, soname: str, *args: str) -> Path:
-    return gcc(out, source, "-shared", "-fPIC", "-Wl,-soname," + soname, *args)
 
 
 def foreign_copy(source: Path, target: Path) -> Path:

@@ -20,6 +20,7 @@ from typing import Dict, List
 import attr
 import pytest
 
+from native import LIB_X, LIB_Y, PROGRAM, gcc
 from bootstrap_sdk.packaging import elf
 from bootstrap_sdk.packaging.checks import UNZIPPED_LIMIT, BuildError
 from bootstrap_sdk.packaging.layer import build_layer
@@ -31,18 +32,6 @@ EPOCH = 1700000000
 ARCH = host_arch()
 LOADER = elf.LOADERS[ARCH]
 PYTHON = "python%d.%d" % sys.version_info[:2]
-LIB_Y = "int y_value(void) { return 41; }\n"
-LIB_X = "int y_value(void);\nint x_value(void) { return y_value() + 1; }\n"
-PROGRAM = '#include <stdio.h>\nint x_value(void);\nint main(void) { printf("%d\\n", x_value()); return 0; }\n'
-
-
-def gcc(out: Path, source: str, *args: str) -> Path:
-    src = out.with_name(out.name + ".c")
-    src.write_text(source)
-    links = ["-Wl,-rpath-link," + a[2:] for a in args if a.startswith("-L")]
-    subprocess.run(["gcc", "-o", str(out), str(src)] + list(args) + links, check=True, capture_output=True,
-                   text=True)
-    return out
 
 
 @attr.s(auto_attribs=True)

@@ -19,6 +19,7 @@ from typing import Callable, List, Optional, Tuple
 
 import pytest
 
+from native import gcc
 from bootstrap_sdk.packaging import cli
 from bootstrap_sdk.packaging.checks import AL2_END_OF_LIFE
 from bootstrap_sdk.packaging.options import host_arch
@@ -51,13 +52,6 @@ def refused(tmp_path: Path, *extra: str) -> List[str]:
     lines = err.splitlines()
     assert lines and all(line.startswith(ERROR) for line in lines), err
     return [line[len(ERROR):] for line in lines]
-
-
-def gcc(out: Path, source: str, *args: str) -> Path:
-    src = out.with_name(out.name + ".c")
-    src.write_text(source)
-    subprocess.run(["gcc", "-o", str(out), str(src)] + list(args), check=True, capture_output=True, text=True)
-    return out
 
 
 @pytest.fixture(scope="module")

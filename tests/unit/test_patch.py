@@ -13,6 +13,7 @@ from typing import List
 
 import pytest
 
+from native import PROGRAM, gcc
 from bootstrap_sdk.packaging import elf, python_bundle
 from bootstrap_sdk.packaging.options import host_arch
 from bootstrap_sdk.packaging.patch import (PatchError, find_patchelf, patch_executable, patch_library,
@@ -20,15 +21,7 @@ from bootstrap_sdk.packaging.patch import (PatchError, find_patchelf, patch_exec
 from bootstrap_sdk.packaging.stage import LAYER_LIB, PRIVATE, Stage
 
 LIB_X = "int x_value(void) { return 42; }\n"
-PROGRAM = '#include <stdio.h>\nint x_value(void);\nint main(void) { printf("%d\\n", x_value()); return 0; }\n'
 LAYER_LOADER = "%s/%s" % (LAYER_LIB, elf.LOADERS[host_arch()])
-
-
-def gcc(out: Path, source: str, *args: str) -> Path:
-    src = out.with_name(out.name + ".c")
-    src.write_text(source)
-    subprocess.run(["gcc", "-o", str(out), str(src)] + list(args), check=True, capture_output=True, text=True)
-    return out
 
 
 def info_of(path: Path) -> elf.ElfInfo:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from native import gcc
 from bootstrap_sdk.packaging.elf import read_elf
 from bootstrap_sdk.packaging.stub import StubError, build_stub, exported_symbols
 
@@ -30,13 +31,6 @@ PROGRAM = """
 int heavy_value(void);
 int main(int argc, char **argv) { (void)argv; if (argc > 1) printf("%d\\n", heavy_value()); return 0; }
 """
-
-
-def gcc(out: Path, source: str, *args: str) -> Path:
-    src = out.with_name(out.name + ".c")
-    src.write_text(source)
-    subprocess.run(["gcc", "-o", str(out), str(src)] + list(args), check=True, capture_output=True, text=True)
-    return out
 
 
 @pytest.fixture(scope="module")
