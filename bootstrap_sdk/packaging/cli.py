@@ -1,7 +1,7 @@
 """``make-runtime-layer`` and ``make-function-zip``: the packaging commands.
 
 Exit codes: 0 built; 2 bad command line; 3 an input failed a check (every problem is
-listed); 4 a tool the build needs failed (the interpreter probe, patchelf).
+listed, an unusable --python among them); 4 a tool the build runs failed (patchelf).
 """
 
 from __future__ import annotations
