@@ -11,6 +11,7 @@ import json
 import time
 
 from .errors import CONTEXT_UNMARSHAL_ERROR, FunctionError
+from .settings import whole_number
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,8 +28,7 @@ class Invocation:
         get = headers.get
         self.request_id = get("lambda-runtime-aws-request-id", "")
         deadline = get("lambda-runtime-deadline-ms", "")
-        # ASCII digits only: str.isdigit() admits characters such as '²' that int() refuses.
-        self.deadline_ms = int(deadline) if deadline.isascii() and deadline.isdigit() else 0
+        self.deadline_ms = int(deadline) if whole_number(deadline) else 0
         self.invoked_function_arn = get("lambda-runtime-invoked-function-arn")
         self.trace_id = get("lambda-runtime-trace-id")
         self.client_context = get("lambda-runtime-client-context")

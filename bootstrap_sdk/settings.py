@@ -24,20 +24,19 @@ EXEC_MODES = ("stdio", "file", "persistent")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
-# name: (default, meaning) — the reference the README's tables follow.
+# Each SDK variable's default; the README's tables say what each means (a test holds them together).
 DEFAULTS = {
-    "BOOTSTRAP_SDK_SIGTERM": ("auto", "register the internal extension that gets SIGTERM: on, off, or auto "
-                                      "(on when shutdown hooks exist)"),
-    "BOOTSTRAP_SDK_CONNECT_ATTEMPTS": ("10", "tries to reach the Runtime API before giving up (about 3 s)"),
-    "BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS": ("450", "time the shutdown hooks may take after SIGTERM"),
-    "BOOTSTRAP_SDK_EXEC_MODE": ("stdio", "how a program serves an invoke: stdio, file or persistent"),
-    "BOOTSTRAP_SDK_EXEC_MARGIN_MS": ("500", "stop the program this long before the invoke's deadline"),
-    "BOOTSTRAP_SDK_EXEC_CREDENTIALS": ("1", "pass the AWS credentials on to the program (0 removes them)"),
-    "BOOTSTRAP_SDK_EXEC_INPUT": ("LAMBDA_EVENT_FILE", "file mode: the variable naming the event file"),
-    "BOOTSTRAP_SDK_EXEC_OUTPUT": ("LAMBDA_RESPONSE_FILE", "file mode: the variable naming the response file"),
-    "BOOTSTRAP_SDK_EXEC_WORKDIR": ("/tmp", "where per-invoke working directories are made"),
-    "BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK": ("", "copybook of the records the program reads"),
-    "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK": ("", "copybook of the records the program writes"),
+    "BOOTSTRAP_SDK_SIGTERM": "auto",                  # on, off, or auto: on when shutdown hooks exist
+    "BOOTSTRAP_SDK_CONNECT_ATTEMPTS": "10",           # about 3 s of reconnecting in all
+    "BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS": "450",
+    "BOOTSTRAP_SDK_EXEC_MODE": "stdio",               # stdio, file or persistent
+    "BOOTSTRAP_SDK_EXEC_MARGIN_MS": "500",
+    "BOOTSTRAP_SDK_EXEC_CREDENTIALS": "1",
+    "BOOTSTRAP_SDK_EXEC_INPUT": "LAMBDA_EVENT_FILE",
+    "BOOTSTRAP_SDK_EXEC_OUTPUT": "LAMBDA_RESPONSE_FILE",
+    "BOOTSTRAP_SDK_EXEC_WORKDIR": "/tmp",
+    "BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK": "",
+    "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK": "",
 }
 
 
@@ -55,7 +54,7 @@ class _Reader:
 
     def text(self, name: str) -> str:
         """An SDK variable's value, stripped, or its default when unset or blank."""
-        return self.environ.get(name, "").strip() or DEFAULTS[name][0]
+        return self.environ.get(name, "").strip() or DEFAULTS[name]
 
     def flag(self, name: str, error_type: str = INVALID_SETTING) -> Optional[bool]:
         """on/off (1/0, true/false, yes/no); None for ``auto``."""
@@ -64,7 +63,7 @@ class _Reader:
             return True
         if value in _FALSE:
             return False
-        has_auto = DEFAULTS[name][0] == "auto"
+        has_auto = DEFAULTS[name] == "auto"
         if value != "auto" or not has_auto:
             self.problems.append((error_type, "%s=%r: expected on or off (1/0, true/false, yes/no)%s"
                                   % (name, value, " or auto" if has_auto else "")))
@@ -77,7 +76,7 @@ class _Reader:
             return int(value)
         self.problems.append((error_type, "%s=%r is not a number: expected a whole number of at least %d"
                               % (name, value, minimum)))
-        return int(DEFAULTS[name][0])
+        return int(DEFAULTS[name])
 
 
 class ExecSettings:

@@ -35,6 +35,14 @@ def _as_bytes(item: Any) -> bytes:
     raise TypeError("a streamed response yields bytes or str, not %s" % type(item).__name__)
 
 
+def _within_limit(sent: int, item: Any) -> bytes:
+    """The item's bytes, if sending them after ``sent`` bytes stays within the limit."""
+    chunk = _as_bytes(item)
+    if sent + len(chunk) > STREAM_LIMIT:
+        raise ValueError("streamed response exceeds %d bytes" % STREAM_LIMIT)
+    return chunk
+
+
 class ResponseStream:
     """Adapts a handler's iterator to chunks, remembering an error raised mid-stream."""
 
@@ -51,9 +59,7 @@ class ResponseStream:
         Raises whatever the iterator raises at its start.
         """
         for item in self._items:
-            self._first = _as_bytes(item)
-            if len(self._first) > STREAM_LIMIT:
-                raise ValueError("streamed response exceeds %d bytes" % STREAM_LIMIT)
+            self._first = _within_limit(0, item)
             if self._first:
                 return
         self._first = b""
@@ -64,9 +70,7 @@ class ResponseStream:
             yield self._first
         try:
             for item in self._items:
-                chunk = _as_bytes(item)
-                if self.sent + len(chunk) > STREAM_LIMIT:
-                    raise ValueError("streamed response exceeds %d bytes" % STREAM_LIMIT)
+                chunk = _within_limit(self.sent, item)
                 self.sent += len(chunk)
                 yield chunk
         except Exception as exc:

@@ -69,7 +69,7 @@ def test_blank_values_mean_the_default():
 
 
 def test_every_default_is_one_its_own_parser_accepts():
-    settings = Settings({name: default for name, (default, _) in DEFAULTS.items()})
+    settings = Settings({name: default for name, default in DEFAULTS.items()})
     assert settings.problems == []
     assert settings.executable.mode_set is True  # set explicitly, to its default
 
@@ -282,7 +282,7 @@ def test_any_other_string_is_a_problem_never_an_exception(index, value):
     settings = Settings({name: value})
     assert [t for t, _ in settings.problems] == [error_type]
     assert name in settings.problem()[1]
-    assert _get(settings, path) == int(DEFAULTS[name][0])
+    assert _get(settings, path) == int(DEFAULTS[name])
 
 
 @pytest.mark.parametrize("name", [n for n, _, _, _ in NUMBERS])
@@ -322,7 +322,7 @@ def test_any_string_but_a_mode_is_an_exec_mode_problem(value):
 def test_the_readme_documents_every_setting_with_its_default():
     """The README's tables are the users' reference: every variable, with the default settings.py uses."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    for name, (default, _) in DEFAULTS.items():
+    for name, default in DEFAULTS.items():
         assert "`%s`" % name in readme, "%s is not in the README" % name
         if default and default != "auto":
             rows = [line for line in readme.splitlines() if line.startswith("| `%s`" % name)]
