@@ -12,13 +12,24 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Dict, List
 
 import pytest
 
 from native import LIB_X, LIB_Y, PROGRAM, gcc, shared
 from bootstrap_sdk.packaging import elf
 from bootstrap_sdk.packaging.options import host_arch
+
+
+def closure_of_a_program_that_runs(program: Path) -> Dict[str, elf.ElfInfo]:
+    """The host's loader runs ``program`` (no LD_LIBRARY_PATH help): the closure must find
+    the libraries the way that loader did."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
+    ran = subprocess.run([str(program)], capture_output=True, text=True, env=env)
+    assert ran.stdout == "42\n", "the loader resolves its libraries: so must the closure"
+    root = elf.read_elf(str(program))
+    assert root is not None
+    return elf.closure([root], elf.system_library_dirs(), skip=elf.GLIBC_SONAMES)
 
 
 def foreign_copy(source: Path, target: Path) -> Path:
@@ -152,12 +163,7 @@ def test_closure_follows_origin_relative_runpaths(tmp_path):
            "-Wl,--enable-new-dtags,-rpath,$ORIGIN")
     program = gcc(tmp_path / "bin" / "prog", PROGRAM, "-L" + str(tmp_path / "lib"), "-lx",
                   "-Wl,--enable-new-dtags,-rpath,$ORIGIN/../lib")
-    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
-    ran = subprocess.run([str(program)], capture_output=True, text=True, env=env)
-    assert ran.stdout == "42\n", "the loader resolves it this way: so must the closure"
-    root = elf.read_elf(str(program))
-    assert root is not None
-    found = elf.closure([root], elf.system_library_dirs(), skip=elf.GLIBC_SONAMES)
+    found = closure_of_a_program_that_runs(program)
     assert {name: os.path.realpath(info.path) for name, info in found.items()} == {
         "libx.so": str((tmp_path / "lib" / "libx.so").resolve()),
         "liby.so": str((tmp_path / "lib" / "liby.so").resolve())}
@@ -195,12 +201,7 @@ def test_a_missing_library_names_the_soname_and_who_needs_it(tmp_path):
 
 def test_closure_follows_the_executables_dt_rpath_for_indirect_dependencies(libs, tmp_path):
     program = gcc(tmp_path / "prog", PROGRAM, "-L" + str(libs), "-lx", "-Wl,--disable-new-dtags,-rpath," + str(libs))
-    env = {k: v for k, v in os.environ.items() if k != "LD_LIBRARY_PATH"}
-    ran = subprocess.run([str(program)], capture_output=True, text=True, env=env)
-    assert ran.stdout == "42\n", "the host's loader finds liby.so through the program's DT_RPATH"
-    root = elf.read_elf(str(program))
-    assert root is not None
-    found = elf.closure([root], elf.system_library_dirs(), skip=elf.GLIBC_SONAMES)
+    found = closure_of_a_program_that_runs(program)
     assert sorted(found) == ["libx.so", "liby.so"]
 
 
