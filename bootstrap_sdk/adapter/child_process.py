@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 _READ_SIZE = 65536
 _STDERR_TAIL_LINES = 20
 _STDERR_TAIL_CHARS = 4000
+_SWEEP_ROUNDS = 64  # generations of escaped descendants ended per sweep
 _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD)
 
 # Exit statuses reaped by sweep() for children that someone else is waiting on.
@@ -126,20 +127,31 @@ def _children() -> Set[int]:
 
 
 def sweep(keep: Iterable[int] = ()) -> List[int]:
-    """Kill and reap every child of this process but ``keep``; return their pids."""
+    """Kill and reap every child of this process but ``keep``; return their pids.
+
+    Killing an escaped child re-parents its own escaped children (a second ``setsid``)
+    to this subreaper, so the sweep goes on, one generation a round, until no child is
+    left: none of them outlives the invoke's response. The rounds are bounded, so a
+    descendant that forks faster than it is killed cannot hold the runtime here.
+    """
     spared = set(keep)
-    killed = [pid for pid in _children() if pid not in spared]
-    for pid in killed:
-        kill_group(pid)
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-    for pid in killed:
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
+    killed: List[int] = []
+    for _ in range(_SWEEP_ROUNDS):
+        found = [pid for pid in _children() if pid not in spared]
+        if not found:
+            break
+        for pid in found:
+            kill_group(pid)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        for pid in found:
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        killed.extend(found)
     reap(spared)
     return killed
 
@@ -334,12 +346,12 @@ class _Watch:
         """Serve the pipes until the program has exited and they are drained, or time is up.
 
         Once the program is gone (its group killed with it), only a descendant that left
-        the group can hold its pipes open: they are drained while data comes, and given
-        up ``grace`` seconds after the exit once they fall quiet; sweep() then ends the
-        holder. Past ``kill_at`` nothing waits longer than the grace to end the program
-        plus the grace to drain its pipes.
+        the group can hold its pipes open: the program's exit is the end of its output,
+        so they are drained for at most ``grace`` seconds after it, however much the
+        holder still writes; sweep() then ends the holder. Past ``kill_at`` nothing waits
+        longer than the grace to end the program plus the grace to drain its pipes.
         """
-        drain_by = hard_stop = None  # set when the program is gone
+        drain_by: Optional[float] = None  # set when the program is gone
         while self.readers or self.status is None:
             now = time.monotonic()
             if self.status is None and now >= kill_at:
@@ -348,8 +360,8 @@ class _Watch:
                 self.status = terminate(self.pid, min(grace, max(0.0, kill_at - started)))
                 now = time.monotonic()
             if self.status is not None and drain_by is None:
-                drain_by, hard_stop = now + grace, max(now, kill_at) + grace
-            if hard_stop is not None and now >= hard_stop:
+                drain_by = now + grace
+            if drain_by is not None and now >= drain_by:
                 return
             until = kill_at if drain_by is None else drain_by
             wait_ms = max(0, int((until - now) * 1000) + 1)
@@ -365,8 +377,6 @@ class _Watch:
                     self._feed_stdin()
                 else:
                     self._read(fd)
-            if drain_by is not None and not events and time.monotonic() >= drain_by:
-                return  # quiet pipes after the exit: what holds them is not the program
             if self.pidfd is None and self.status is None:
                 done, raw = os.waitpid(self.pid, os.WNOHANG)
                 if done:
