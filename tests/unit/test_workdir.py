@@ -121,13 +121,100 @@ def test_remove_all_removes_the_prepared_directory(root, workdirs):
     assert _entries(root) == []
 
 
-def test_a_directory_left_by_an_earlier_process_with_the_same_pid_is_replaced(root, workdirs):
-    stale = root / ("invoke-%d-1" % os.getpid())
-    stale.mkdir()
-    (stale / "old").write_text("from a previous life")
-    path = workdirs.take()
-    assert path == str(stale)
-    assert os.listdir(path) == [] and _mode(path) == 0o700
+def test_directory_names_are_unpredictable(root, workdirs):
+    """A program cannot plant the next directory's name: it is not a counter."""
+    names = set()
+    for _ in range(5):
+        names.add(os.path.basename(workdirs.take()))
+        workdirs.recycle()
+    assert len(names) == 5
+    for name in names:
+        owner, _, token = name[len("invoke-"):].rpartition("-")
+        assert owner.startswith("%d." % os.getpid())
+        assert len(token) == 16 and int(token, 16) >= 0
+    assert len({name.rpartition("-")[2] for name in names}) == 5
+
+
+def test_a_program_that_swaps_its_directory_for_a_symlink_empties_nothing(root, workdirs, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "data").write_text("keep me")
+    (precious / "sub").mkdir()
+    used = workdirs.take()
+    os.rename(used, str(root / "moved-away"))  # what the program can do: it owns the directory
+    os.symlink(str(precious), used)
+    workdirs.recycle()
+    workdirs.take()
+    assert not os.path.lexists(used), "the symlink itself is removed"
+    assert (precious / "data").read_text() == "keep me" and (precious / "sub").is_dir()
+
+
+def test_a_symlink_planted_inside_is_removed_not_followed(root, workdirs, tmp_path):
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "data").write_text("keep me")
+    used = workdirs.take()
+    (Path(used) / "deep").mkdir()
+    os.symlink(str(precious), os.path.join(used, "deep", "link"))
+    os.symlink(str(precious / "data"), os.path.join(used, "file-link"))
+    workdirs.recycle()
+    workdirs.take()
+    assert not os.path.lexists(used)
+    assert (precious / "data").read_text() == "keep me"
+
+
+def _dead_pid() -> int:
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return pid
+
+
+def test_remove_leftovers_removes_what_dead_runtimes_left_and_spares_the_living(root, tmp_path):
+    from bootstrap_sdk.adapter.workdir import _start_time
+
+    dead = root / ("invoke-%d.12345-00112233aabbccdd" % _dead_pid())
+    dead.mkdir()
+    _litter(dead)  # killed mid-invoke: whatever the program left, read-only directories included
+    same_pid_earlier = root / ("invoke-%d.1-0123456789abcdef" % os.getpid())  # restarted: same pid, later start
+    same_pid_earlier.mkdir()
+    older_format = root / ("invoke-%d-7" % _dead_pid())
+    older_format.mkdir()
+    mine = Workdirs(str(root)).take()  # this runtime's own: alive
+    sleeper = os.fork()
+    if sleeper == 0:
+        time.sleep(30)
+        os._exit(0)
+    try:
+        living = root / ("invoke-%d.%s-fedcba9876543210" % (sleeper, _start_time(sleeper)))
+        living.mkdir()
+        precious = tmp_path / "precious"
+        precious.mkdir()
+        (precious / "data").write_text("keep me")
+        planted = root / ("invoke-%d.99-0000000000000000" % _dead_pid())
+        planted.symlink_to(precious)
+        (root / "other-file").write_text("not ours to judge")
+        (root / "invoke-notapid-x").mkdir()
+
+        removed = Workdirs(str(root)).remove_leftovers()
+
+        assert sorted(removed) == sorted([dead.name, same_pid_earlier.name, older_format.name, planted.name])
+        assert sorted(_entries(root)) == sorted([os.path.basename(mine), living.name, "other-file",
+                                                 "invoke-notapid-x"])
+        assert (precious / "data").read_text() == "keep me"
+    finally:
+        os.kill(sleeper, 9)
+        os.waitpid(sleeper, 0)
+
+
+@pytest.mark.skipif(UNPRIVILEGED, reason="needs a second user to own a directory")
+def test_remove_leftovers_spares_another_users_directories(root):
+    theirs = root / ("invoke-%d.5-0011223344556677" % _dead_pid())
+    theirs.mkdir()
+    os.chown(theirs, 993, 990)
+    assert Workdirs(str(root)).remove_leftovers() == []
+    assert theirs.is_dir()
 
 
 def test_take_fails_loudly_when_the_root_is_missing(tmp_path):
@@ -160,7 +247,7 @@ def test_a_forked_worker_takes_its_own_directory_and_leaves_the_parents_alone(ro
     assert status == 0
     assert child_spared == "1", "the worker's remove_all spared the parent's directory"
     assert child_own != parents and os.path.dirname(child_own) == str(root)
-    assert os.path.basename(child_own).startswith("invoke-%d-" % pid)
+    assert os.path.basename(child_own).startswith("invoke-%d." % pid)
     assert child_fresh == "1" and child_left == "0", "the worker's own directory is fresh, and removed by it"
     assert _entries(root) == [os.path.basename(parents)]
 
@@ -243,3 +330,28 @@ def test_remove_tree_removes_many_entries_and_special_files(tmp_path):
     (victim / "a" / "b" / "c" / "d").mkdir(parents=True)
     remove_tree(str(victim))
     assert not victim.exists()
+
+
+def test_remove_tree_handles_nesting_deeper_than_recursion_and_descriptor_limits(tmp_path):
+    """A program can nest directories thousands deep (mkdirat, one level at a time)."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    fd = os.open(str(victim), os.O_RDONLY)
+    for _ in range(3000):
+        os.mkdir("d", dir_fd=fd)
+        child = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    os.close(fd)
+    remove_tree(str(victim))
+    assert os.listdir(tmp_path) == []
+
+
+def test_remove_tree_of_a_symlink_removes_the_link_only(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "data").write_text("keep me")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    remove_tree(str(link))
+    assert not os.path.lexists(link) and (target / "data").read_text() == "keep me"
