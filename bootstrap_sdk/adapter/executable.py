@@ -12,7 +12,9 @@ program running and speaks NDJSON with it (see ``persistent``).
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import time
 
 from .. import logs, shutdown
@@ -60,6 +62,12 @@ class ExecutableHandler:
         self.command = " ".join([self.name] + words[1:])
         self.margin = settings.margin_ms / 1000.0
         self.workdirs = Workdirs(settings.workdir)
+        left = self.workdirs.remove_leftovers()
+        if left:
+            names = sorted(left)
+            logs.warning("removed %d working director%s that a runtime killed mid-invoke left in %s: %s%s"
+                         % (len(names), "y" if len(names) == 1 else "ies", settings.workdir, ", ".join(names[:5]),
+                            ", …" if len(names) > 5 else ""))
         self.input_name = settings.input_name
         self.output_name = settings.output_name
         self.records = self._record_codec(settings, task_root)
@@ -77,6 +85,12 @@ class ExecutableHandler:
             self.persistent = PersistentProgram(self.argv, self.base_env, task_root, RESPONSE_LIMIT * 4 // 3 + 4096,
                                                 self._stderr_sink)
         shutdown.on_shutdown(self.stop)
+
+    def _adopt_orphans(self) -> None:
+        """Become this process's subreaper (a forked worker must redo it: fork drops it)."""
+        if self._subreaper_of != os.getpid():
+            child_process.become_subreaper()
+            self._subreaper_of = os.getpid()
 
     def _record_codec(self, settings: ExecSettings, task_root: str) -> Any:
         """The copybook codec, when BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK / _OUTPUT_COPYBOOK are set."""
@@ -104,9 +118,7 @@ class ExecutableHandler:
 
     # -- per invoke --------------------------------------------------------------------
     def __call__(self, event: bytes, context: Context) -> bytes:
-        if self._subreaper_of != os.getpid():
-            child_process.become_subreaper()
-            self._subreaper_of = os.getpid()
+        self._adopt_orphans()
         workdir = self.workdirs.take()
         kill_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000.0 - self.margin
         if self.persistent is not None:
@@ -155,8 +167,7 @@ class ExecutableHandler:
         if self.mode == "file":
             input_path = os.path.join(workdir, "event")
             output_path = os.path.join(workdir, "response")
-            with open(input_path, "wb") as handle:
-                handle.write(event)
+            _write_new_file(input_path, event)
             for name, path in ((self.input_name, input_path), (self.output_name, output_path)):
                 env[name] = env["DD_" + name] = path
             argv = [word.replace("{input}", input_path).replace("{output}", output_path) for word in argv]
@@ -172,19 +183,42 @@ class ExecutableHandler:
         return self._read_output(output_path, outcome.stdout)
 
     def _read_output(self, path: str, stdout: bytes) -> bytes:
+        """The response file: a regular file, never read through a symlink, read up to the limit.
+
+        Its size cannot be trusted beforehand (a FIFO says 0 and blocks, a symlink to
+        /dev/zero says 0 and never ends), so the cap applies while reading.
+        """
         if stdout:
             for line in stdout.decode("utf-8", "replace").splitlines():
                 self._stdout_sink(line)
+        where = "%s=%s" % (self.output_name, path)
         try:
-            size = os.path.getsize(path)
-        except OSError:
-            raise FunctionError("%s exited 0 but wrote no response file (%s=%s)"
-                                % (self.command, self.output_name, path), "Executable.NoOutput") from None
-        if size > RESPONSE_LIMIT:
-            raise FunctionError("%s wrote a response of %d bytes, over Lambda's %d-byte limit"
-                                % (self.command, size, RESPONSE_LIMIT), "Executable.ResponseTooLarge")
-        with open(path, "rb") as handle:
-            return handle.read()
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise FunctionError("%s exited 0 but wrote no response file (%s)" % (self.command, where),
+                                "Executable.NoOutput") from None
+        except OSError as exc:
+            what = "a symlink" if exc.errno == errno.ELOOP else exc.strerror
+            raise FunctionError("%s left a response file the runtime will not read (%s): %s; write the response "
+                                "to a regular file at that path" % (self.command, where, what),
+                                "Executable.InvalidOutputFile") from None
+        try:
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                raise FunctionError("%s left a response file the runtime will not read (%s): %s, not a regular file"
+                                    % (self.command, where, _file_kind(mode)), "Executable.InvalidOutputFile")
+            parts: List[bytes] = []
+            size = 0
+            while size <= RESPONSE_LIMIT:
+                data = os.read(fd, min(1 << 20, RESPONSE_LIMIT + 1 - size))
+                if not data:
+                    return b"".join(parts)
+                parts.append(data)
+                size += len(data)
+        finally:
+            os.close(fd)
+        raise FunctionError("%s wrote a response of more than %d bytes, over Lambda's limit"
+                            % (self.command, RESPONSE_LIMIT), "Executable.ResponseTooLarge")
 
     def _check(self, outcome: child_process.Outcome) -> None:
         tail = ("; stderr ends:\n" + outcome.stderr_tail) if outcome.stderr_tail else ""
@@ -240,6 +274,7 @@ class ExecutableHandler:
     def start(self) -> None:
         """Start the persistent program now (at init), so a broken one fails init."""
         if self.persistent is not None and not self.persistent.running:
+            self._adopt_orphans()
             try:
                 self.persistent.start()
             except SpawnError as exc:
@@ -252,3 +287,22 @@ class ExecutableHandler:
             self.persistent.stop(0)
         self.workdirs.remove_all()
 
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "a special file"
+
+
+def _write_new_file(path: str, data: bytes) -> None:
+    """Write a file that must not exist yet (never through a link someone planted)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
