@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 _READ_SIZE = 65536
+_DRAIN_LIMIT = 1 << 20  # of a dead program's stderr: its last lines, not an escaped writer's flood
 
 
 def encode_request(request_id: str, body: bytes, context: Mapping[str, Any]) -> bytes:
@@ -65,6 +66,7 @@ class PersistentProgram:
         self.env = env
         self.cwd = cwd
         self.max_line = max_line
+        self.stderr_sink = stderr_sink
         self.stderr = LineSplitter(stderr_sink)
         self.pid = 0
         self.owner = 0  # the process that started it (a forked worker starts its own)
@@ -80,6 +82,7 @@ class PersistentProgram:
         piped = child_process.spawn_piped(self.argv, self.env, self.cwd)
         self.pid = piped.pid
         self.owner = os.getpid()
+        self.stderr = LineSplitter(self.stderr_sink)  # an error quotes this instance's lines only
         self._stdin, self._stdout, self._stderr = piped.stdin, piped.stdout, piped.stderr
         pidfd = child_process.open_pidfd(self.pid)
         self._pidfd = pidfd if pidfd is not None else -1
@@ -182,8 +185,7 @@ class PersistentProgram:
                 except BlockingIOError:
                     continue
                 except BrokenPipeError:
-                    status = child_process.wait_exit(self.pid, 1.0)
-                    raise self._died(status if status is not None else child_process.terminate(self.pid, 0))
+                    raise self._died(self._exit_status(grace))
                 if not pending:
                     self._poller.unregister(fd)
             elif fd == self._stdout or fd == self._stderr:
@@ -200,7 +202,7 @@ class PersistentProgram:
                     self._buffer += data
                 else:
                     self._poller.unregister(fd)
-                    raise self._died(child_process.terminate(self.pid, grace))
+                    raise self._died(self._exit_status(grace))
             elif fd == self._pidfd:
                 raise self._died(child_process.wait_exit(self.pid) or 0)
         if self._pidfd < 0:
@@ -209,19 +211,43 @@ class PersistentProgram:
                 raise self._died(status)
         return pending
 
+    def _exit_status(self, grace: float) -> int:
+        """The wait status of a program that closed stdout or stdin: it is on its way out.
+
+        It gets ``grace`` seconds to end by itself, its stderr read meanwhile (its last
+        words come after the pipe that gave it away closed), and is then terminated.
+        """
+        give_up = time.monotonic() + grace
+        while True:
+            status = child_process.wait_exit(self.pid, 0)
+            if status is not None:
+                return status
+            left = give_up - time.monotonic()
+            if left <= 0:
+                return child_process.terminate(self.pid, grace)
+            ready = select.select([self._stderr], [], [], min(left, 0.01))[0] if self._stderr >= 0 else []
+            if ready:
+                self._read_stderr(_READ_SIZE)
+
     def _drain(self) -> None:
-        """Read what a dead program left in its pipes (its last stderr lines matter)."""
-        for fd in (self._stdout, self._stderr):
-            while True:
-                try:
-                    data = os.read(fd, _READ_SIZE)
-                except (BlockingIOError, OSError):
-                    break
-                if not data:
-                    break
-                if fd == self._stderr:
-                    self.stderr.feed(data)
+        """Read what a dead program left in its pipes (its last stderr lines matter).
+
+        Bounded: a descendant that escaped the group may still hold the pipes and write.
+        """
+        self._read_stderr(_DRAIN_LIMIT)
         self.stderr.close()
+
+    def _read_stderr(self, limit: int) -> None:
+        taken = 0
+        while taken < limit and self._stderr >= 0:
+            try:
+                data = os.read(self._stderr, _READ_SIZE)
+            except OSError:
+                return
+            if not data:
+                return
+            taken += len(data)
+            self.stderr.feed(data)
 
 
 def reply_body(reply: Dict[str, Any]) -> Tuple[Optional[bytes], Optional[Tuple[str, str]]]:

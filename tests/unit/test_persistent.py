@@ -285,3 +285,41 @@ def test_a_program_that_cannot_start_is_a_spawn_error(tmp_path, started):
     with pytest.raises(SpawnError):
         program.invoke(encode_request("r", b"{}", {}), "r", time.monotonic() + 5, started.chatter.append)
     assert not program.running
+
+
+def _script(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_last_words_after_closing_stdout_end_the_error_message(tmp_path, started):
+    """stdout closes first, stderr speaks after: the message ends with what it said last."""
+    path = _script(tmp_path, "closes.sh", "#!/bin/sh\nread line\necho 'first words' >&2\nexec 1>&-\n"
+                   "sleep 0.05\necho 'last words: ledger locked' >&2\nexit 9\n")
+    program = PersistentProgram([path], ENV, str(tmp_path), 1 << 20, started.stderr.append)
+    started.programs.append(program)
+    with pytest.raises(FunctionError) as caught:
+        program.invoke(encode_request("r", b"{}", {}), "r", time.monotonic() + 5, started.chatter.append)
+    assert caught.value.error_type == "Executable.ExitCode9", "it exited by itself: not terminated"
+    assert str(caught.value).endswith("first words\nlast words: ledger locked")
+
+
+def test_the_stderr_tail_holds_only_the_dying_instances_lines(tmp_path, started):
+    path = _script(tmp_path, "dies.sh", "#!/bin/sh\necho \"instance $$ starts\" >&2\nread line\n"
+                   "echo \"instance $$ dies\" >&2\nexit 3\n")
+    program = PersistentProgram([path], ENV, str(tmp_path), 1 << 20, started.stderr.append)
+    started.programs.append(program)
+    messages = []
+    for attempt in range(2):
+        with pytest.raises(FunctionError) as caught:
+            program.invoke(encode_request("r%d" % attempt, b"{}", {}), "r%d" % attempt, time.monotonic() + 5,
+                           started.chatter.append)
+        messages.append(str(caught.value))
+    first_pid = messages[0].split("instance ")[1].split()[0]
+    second_pid = messages[1].split("instance ")[1].split()[0]
+    assert first_pid != second_pid
+    assert "instance %s" % first_pid not in messages[1], "an earlier, dead instance's lines stay out"
+    assert messages[1].endswith("instance %s starts\ninstance %s dies" % (second_pid, second_pid))
+
