@@ -20,14 +20,15 @@ if TYPE_CHECKING:
 def names_program(handler: str, task_root: str, path: str, mode_set: bool) -> bool:
     """Does ``_HANDLER`` name a program (the executable adapter) rather than Python code?
 
-    Yes when ``BOOTSTRAP_SDK_EXEC_MODE`` is set (``mode_set``), when it is a command line
-    (spaces or quotes: a Python handler has neither), or when its first word is an
-    existing file.
+    The README's rule, in its order: yes when ``BOOTSTRAP_SDK_EXEC_MODE`` is set
+    (``mode_set``), when it is a command line (a space, a tab or a quote: a Python
+    handler has none), or when it is an existing file (``resolve_program``) — whatever
+    its name ends with: an executable ``report.py`` is a program. Otherwise it is Python.
     """
     text = handler.strip()
     if mode_set:
         return True
-    if not text or text.endswith(".py"):
+    if not text:
         return False
     if any(c in text for c in " \t'\""):
         return True

@@ -60,10 +60,15 @@ def test_a_command_line_names_a_program_even_before_it_exists(layout, handler):
     assert names_program(handler, str(task), path, False) is True
 
 
-def test_a_file_ending_in_py_is_python_even_when_it_exists(layout):
+def test_an_existing_file_ending_in_py_is_a_program_as_the_readme_says(layout):
+    """``_HANDLER=report.py``: an existing file, so a program (not module ``report``, function ``py``)."""
     task, path, _, _ = layout
-    assert (task / "app.py").is_file()
-    assert names_program("app.py", str(task), path, False) is False
+    report = task / "report.py"
+    _file(report, 0o755)
+    assert names_program("report.py", str(task), path, False) is True
+    assert (task / "app.py").is_file()  # not executable: still a program, which then says to chmod it
+    assert names_program("app.py", str(task), path, False) is True
+    assert names_program("absent.py", str(task), path, False) is False
 
 
 @pytest.mark.parametrize("handler", ["app.handler", "app.py", ""])
