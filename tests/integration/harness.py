@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Dict, List
 
 from bootstrap_sdk.local.bind_exec import command_prefix
 from bootstrap_sdk.local.sandbox import SANDBOX_GID, SANDBOX_UID
@@ -46,3 +46,15 @@ def awslambdaric_bootstrap(runtime_root: Path) -> List[str]:
         write_peer_bootstrap(path, "awslambdaric", python=os.path.realpath(sys.executable),
                              sys_path=[str(runtime_root / "peer")])
     return [str(path)]
+
+
+def runtime_pid(runtime: Any) -> int:
+    """The runtime process under a started RIE (the bootstrap's python)."""
+    for pid in runtime.rie.runtime_pids():
+        try:
+            cmdline = Path("/proc/%d/cmdline" % pid).read_bytes()
+        except OSError:
+            continue
+        if b"bootstrap" in cmdline and b"python" in cmdline:
+            return int(pid)
+    raise AssertionError("runtime process not found")

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from harness import multi_concurrency_wrapper
+from harness import multi_concurrency_wrapper, runtime_pid
 
 PROGRAMS = Path(__file__).parent / "programs"
 LIMIT = 6 * 1024 * 1024 + 100
@@ -42,18 +42,6 @@ def bin_dir(functions_dir: Path) -> Path:
         if path.name != "not_executable.sh":
             path.chmod(0o755)
     return target
-
-
-def _runtime_pid(runtime) -> int:
-    """The runtime process under the RIE (the bootstrap's python)."""
-    for pid in runtime.rie.runtime_pids():
-        try:
-            cmdline = Path("/proc/%d/cmdline" % pid).read_bytes()
-        except OSError:
-            continue
-        if b"bootstrap" in cmdline and b"python" in cmdline:
-            return pid
-    raise AssertionError("runtime process not found")
 
 
 def _children(pid: int) -> List[int]:
@@ -106,7 +94,7 @@ def test_each_invoke_starts_in_an_empty_directory_and_litter_is_removed(start_ru
     runtime = start_runtime("bin/litter.sh")
     assert runtime.invoke(b"{}").body == b""
     assert runtime.invoke(b"{}").body == b"", "the second invoke's directory is empty too"
-    prefix = "invoke-%d-" % _runtime_pid(runtime)
+    prefix = "invoke-%d." % runtime_pid(runtime)
 
     def littered() -> List[str]:
         found = []
@@ -182,7 +170,7 @@ def test_hanging_program_is_killed_before_the_deadline_and_the_next_invoke_is_se
     assert error["errorType"] == "Executable.Timeout", "the adapter answered, not the RIE's timeout"
     assert "stopped 1000 ms before the invoke's deadline" in error["errorMessage"]
     assert "started, now hanging" in error["errorMessage"]
-    pid = _runtime_pid(runtime)
+    pid = runtime_pid(runtime)
     assert _children(pid) == [], "the hung program and its sleep are gone"
     assert "Task timed out" not in runtime.log()
 
@@ -195,7 +183,7 @@ def test_no_orphan_or_zombie_survives_an_invoke(start_runtime, bin_dir):
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.01)
         assert not _alive(pid), "pid %d (%s) survived the invoke" % (pid, pids)
-    assert _children(_runtime_pid(runtime)) == []
+    assert _children(runtime_pid(runtime)) == []
 
 
 # -- file mode ---------------------------------------------------------------------------
@@ -327,9 +315,9 @@ def _ignore_errors(call, *args):
 def test_sigterm_terminates_running_programs(start_runtime, bin_dir):
     runtime = start_runtime("bin/persistent.py", BOOTSTRAP_SDK_EXEC_MODE="persistent")
     program = runtime.invoke(b"{}").json()["pid"]
-    runtime_pid = _runtime_pid(runtime)
+    runtime_process = runtime_pid(runtime)
     runtime.stop()
-    assert not _alive(program) and not _alive(runtime_pid)
+    assert not _alive(program) and not _alive(runtime_process)
     assert "SIGTERM received" in runtime.log()
 
 
@@ -369,7 +357,7 @@ def test_soak_1000_invokes_without_growth(start_runtime, bin_dir, handler, mode)
     payload = json.dumps({"record": "x" * 500}).encode()
     for _ in range(100):
         assert runtime.invoke(payload).body == payload
-    pid = _runtime_pid(runtime)
+    pid = runtime_pid(runtime)
     before = _resources(pid)
     for _ in range(1000):
         assert runtime.invoke(payload).body == payload
