@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List, Tuple
 
 from . import checks, elf
 from .checks import BuildError
@@ -19,8 +19,13 @@ from .options import LayerOptions, Progress
 from .stage import PRIVATE, Stage, copy_into
 
 
-def bundle_libraries(stage: Stage, options: LayerOptions, progress: Progress) -> None:
-    needed = _closure(stage, options)
+def bundle_libraries(stage: Stage, options: LayerOptions, progress: Progress) -> List[str]:
+    """Copy the closure in; the problems found (libraries not found, stubs nothing needs).
+
+    Problems are returned, not raised, so that the build goes on to its checks and lists
+    every problem at once.
+    """
+    needed, problems = _closure(stage, options)
     for soname, info in sorted(needed.items()):
         if soname in options.stub_libraries:
             _stub(info.path, soname, stage.lib_dir / soname, progress)
@@ -33,28 +38,27 @@ def bundle_libraries(stage: Stage, options: LayerOptions, progress: Progress) ->
         host_loader = python_info.interpreter or "/lib64/" + loader_name
         copy_into(Path(os.path.realpath(host_loader)), stage.lib_dir / loader_name)
     progress("libraries: %d bundled in /opt/%s/lib" % (len(os.listdir(stage.lib_dir)), PRIVATE))
+    return problems
 
 
-def _closure(stage: Stage, options: LayerOptions) -> Dict[str, elf.ElfInfo]:
+def _closure(stage: Stage, options: LayerOptions) -> Tuple[Dict[str, elf.ElfInfo], List[str]]:
+    """The libraries the roots need. A root built for another architecture is left out
+    here: the tree's checks name it, with every other problem."""
     roots = []
     for rel in stage.elf_roots:
         info = elf.read_elf(stage.origins[rel])
         assert info is not None
-        if info.machine != elf.MACHINES[options.arch]:
-            raise BuildError(["%s is built for %s, not %s (%s)" % (rel, info.machine, options.arch,
-                                                                    elf.MACHINES[options.arch])])
-        roots.append(info)
+        if info.machine == elf.MACHINES[options.arch]:
+            roots.append(info)
     search = [str(p) for p in options.library_paths] + elf.system_library_dirs()
     skip = elf.GLIBC_SONAMES if options.system_libc else ()
-    try:
-        needed = elf.closure(roots, search, skip)
-    except elf.LibraryNotFound as exc:
-        raise BuildError([str(exc) + "; add its directory with --library-path"]) from None
+    missing: List[str] = []
+    needed = elf.closure(roots, search, skip, missing)
+    problems = [problem + "; add its directory with --library-path" for problem in missing]
     unknown = sorted(set(options.stub_libraries) - set(needed))
-    if unknown:
-        raise BuildError(["--stub-library %s: no bundled program needs it (the closure has %s)"
-                          % (name, ", ".join(sorted(needed))) for name in unknown])
-    return needed
+    problems += ["--stub-library %s: no bundled program needs it (the closure has %s)"
+                 % (name, ", ".join(sorted(needed))) for name in unknown]
+    return needed, problems
 
 
 def _stub(real: str, soname: str, target: Path, progress: Progress) -> None:

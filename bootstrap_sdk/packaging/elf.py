@@ -167,10 +167,13 @@ def find_library(name: str, requester: ElfInfo, search: Iterable[str],
     return None
 
 
-def closure(roots: Iterable[ElfInfo], search: Iterable[str], skip: Iterable[str] = ()) -> Dict[str, ElfInfo]:
+def closure(roots: Iterable[ElfInfo], search: Iterable[str], skip: Iterable[str] = (),
+            missing: Optional[List[str]] = None) -> Dict[str, ElfInfo]:
     """Every library the roots need, directly or not: soname → the host file's ElfInfo.
 
-    Names in ``skip`` (e.g. glibc when the target's is used) are not followed.
+    Names in ``skip`` (e.g. glibc when the target's is used) are not followed. A library
+    that cannot be found raises LibraryNotFound, or, given a ``missing`` list, is
+    described there and the search goes on (so a build can list every problem at once).
     """
     search = list(search)
     skipped = set(skip)
@@ -185,7 +188,11 @@ def closure(roots: Iterable[ElfInfo], search: Iterable[str], skip: Iterable[str]
                 continue
             path = find_library(name, item, search, inherited)
             if path is None:
-                raise LibraryNotFound("%s needs %s, which is not in %s" % (item.path, name, ", ".join(search)))
+                problem = "%s needs %s, which is not in %s" % (item.path, name, ", ".join(search))
+                if missing is None:
+                    raise LibraryNotFound(problem)
+                missing.append(problem)
+                continue
             info = read_elf(path)
             assert info is not None
             found[name] = info

@@ -30,11 +30,12 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
         staging.add_runtime(stage)
         staging.compile_python(stage, progress)
         staging.add_programs(stage, options, progress)
-        bundle_libraries(stage, options, progress)
+        problems = bundle_libraries(stage, options, progress)
         self_contained = patch_stage(stage, options.system_libc, elf.LOADERS[options.arch], progress)
         staging.add_bootstrap(stage, options)
         progress("checking: paths, modes, symlinks, architecture, glibc, bootstrap, size")
         findings = checks.check_tree(stage.root, options.arch, options.runtime, self_contained)
+        findings.errors[:0] = problems  # every problem at once, the closure's first
         findings.raise_if_failed()
         return _zip_and_describe(stage, options, findings, warnings, progress)
 

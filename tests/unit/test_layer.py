@@ -205,5 +205,28 @@ def test_a_program_for_another_architecture_is_refused(built, tmp_path):
     with pytest.raises(BuildError) as caught:
         build_layer(LayerOptions(output=tmp_path / "bad.zip", executables=[foreign]))
     other = "EM_AARCH64" if ARCH == "x86_64" else "EM_X86_64"
-    assert caught.value.problems == ["bin/tool is built for %s, not %s (%s)" % (other, ARCH, elf.MACHINES[ARCH])]
+    assert caught.value.problems == ["bin/tool is built for %s, not %s (%s): rebuild it for %s or choose --arch"
+                                     % (other, ARCH, elf.MACHINES[ARCH], ARCH)]
+    assert not (tmp_path / "bad.zip").exists()
+
+
+def test_every_problem_is_listed_at_once_an_architecture_mismatch_included(built, tmp_path):
+    data = bytearray((built.inputs / "prog").read_bytes())
+    data[18:20] = (183 if ARCH == "x86_64" else 62).to_bytes(2, "little")
+    foreign = tmp_path / "tool"
+    foreign.write_bytes(bytes(data))
+    foreign.chmod(0o755)
+    secret = tmp_path / "secret.cfg"
+    secret.write_text("x")
+    secret.chmod(0o600)
+    options = LayerOptions(output=tmp_path / "bad.zip", executables=[foreign, built.inputs / "prog"],
+                           includes=[(secret, "etc/secret.cfg")], stub_libraries=["libnope.so.3"])
+    with pytest.raises(BuildError) as caught:
+        build_layer(options)
+    problems = caught.value.problems
+    assert len(problems) == 4, problems
+    assert problems[0].startswith("%s needs libx.so, which is not in " % (built.inputs / "prog"))
+    assert problems[1].startswith("--stub-library libnope.so.3: no bundled program needs it")
+    assert any(p.startswith("bin/tool is built for ") for p in problems)
+    assert any(p.startswith("etc/secret.cfg is not world-readable") for p in problems)
     assert not (tmp_path / "bad.zip").exists()
