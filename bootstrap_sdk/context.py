@@ -17,18 +17,43 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional
 
+# When /next gives no usable deadline, the invoke is assumed to have Lambda's longest
+# timeout (docs/facts.md#lambdas-limits) from its receipt: nothing in the environment
+# tells the function's own timeout (docs/facts.md#the-execution-environment).
+UNKNOWN_DEADLINE_BUDGET_MS = 900_000
+# Epoch milliseconds have 13 digits until the year 2286; fewer than 10**12 (2001) is not a
+# time in milliseconds (seconds, most likely), and over 16 digits is not a time at all.
+_EPOCH_MS_FLOOR = 10 ** 12
+_DEADLINE_DIGITS = 16
+
+
+def _deadline(text: Optional[str]) -> Optional[int]:
+    """The deadline in epoch milliseconds, or None if ``text`` is not a plausible one."""
+    if text is None or len(text) > _DEADLINE_DIGITS or not whole_number(text):
+        return None
+    value = int(text)
+    return value if value >= _EPOCH_MS_FLOOR else None
+
 
 class Invocation:
-    """One event as ``GET /runtime/invocation/next`` delivered it."""
+    """One event as ``GET /runtime/invocation/next`` delivered it.
 
-    __slots__ = ("request_id", "deadline_ms", "invoked_function_arn", "trace_id",
-                 "client_context", "cognito_identity", "tenant_id", "body")
+    ``deadline_known`` is False when ``Lambda-Runtime-Deadline-Ms`` was missing or not a
+    plausible epoch time in milliseconds; ``deadline_ms`` is then the receipt time plus
+    ``UNKNOWN_DEADLINE_BUDGET_MS``, and ``deadline_header`` keeps what was sent.
+    """
+
+    __slots__ = ("request_id", "deadline_ms", "deadline_known", "deadline_header", "invoked_function_arn",
+                 "trace_id", "client_context", "cognito_identity", "tenant_id", "body")
 
     def __init__(self, headers: Dict[str, str], body: bytes) -> None:
         get = headers.get
         self.request_id = get("lambda-runtime-aws-request-id", "")
-        deadline = get("lambda-runtime-deadline-ms", "")
-        self.deadline_ms = int(deadline) if whole_number(deadline) else 0
+        self.deadline_header = get("lambda-runtime-deadline-ms")
+        deadline = _deadline(self.deadline_header)
+        self.deadline_known = deadline is not None
+        self.deadline_ms = deadline if deadline is not None else (
+            int(time.time() * 1000) + UNKNOWN_DEADLINE_BUDGET_MS)
         self.invoked_function_arn = get("lambda-runtime-invoked-function-arn")
         self.trace_id = get("lambda-runtime-trace-id")
         self.client_context = get("lambda-runtime-client-context")
@@ -96,7 +121,7 @@ def _parse_json_header(value: Optional[str], what: str) -> Optional[Dict[str, An
         return None
     try:
         parsed = json.loads(value)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise FunctionError("Unable to parse %s JSON: %s" % (what, exc), CONTEXT_UNMARSHAL_ERROR) from None
     if parsed is not None and not isinstance(parsed, dict):
         raise FunctionError("Unable to parse %s JSON: expected an object, got %s" % (what, type(parsed).__name__),
@@ -109,7 +134,8 @@ class Context:
 
     __slots__ = ("aws_request_id", "invoked_function_arn", "trace_id", "tenant_id",
                  "client_context", "identity", "function_name", "function_version",
-                 "memory_limit_in_mb", "log_group_name", "log_stream_name", "deadline_ms")
+                 "memory_limit_in_mb", "log_group_name", "log_stream_name", "deadline_ms",
+                 "deadline_known")
 
     def __init__(self, invocation: Invocation, function: FunctionInfo) -> None:
         self.aws_request_id = invocation.request_id
@@ -117,6 +143,8 @@ class Context:
         self.trace_id = invocation.trace_id
         self.tenant_id = invocation.tenant_id
         self.deadline_ms = invocation.deadline_ms
+        # False: Lambda gave no usable deadline, and deadline_ms is an assumed one (see Invocation).
+        self.deadline_known = invocation.deadline_known
         client_context = _parse_json_header(invocation.client_context, "Client Context")
         self.client_context = ClientContext(client_context) if client_context is not None else None
         self.identity = CognitoIdentity(_parse_json_header(invocation.cognito_identity, "Cognito Identity"))
@@ -127,13 +155,19 @@ class Context:
         self.log_stream_name = function.log_stream_name
 
     def log(self, msg: Any) -> None:
-        """Write ``msg`` to the function's log, as awslambdaric's ``context.log`` does."""
+        """Write ``msg`` to the function's log, as awslambdaric's ``context.log`` does.
+
+        Never raises: an object whose ``str()`` fails is logged as a placeholder naming it.
+        """
         from . import logs
 
-        logs.sink().log(20, str(msg), logger="context")
+        logs.sink().log(20, logs.safe_text(msg), logger="context")
 
     def get_remaining_time_in_millis(self) -> int:
-        """Milliseconds left before Lambda's deadline for this invoke (never negative)."""
+        """Milliseconds left before Lambda's deadline for this invoke (never negative).
+
+        With ``deadline_known`` False, the time left of the assumed 15 minutes.
+        """
         remaining = self.deadline_ms - int(time.time() * 1000)
         return remaining if remaining > 0 else 0
 

@@ -2,7 +2,9 @@
 
 A real HTTP/1.1 server on loopback: it hands out queued events on ``/next``, records every
 request (chunked bodies and trailers included), and can be told to answer with a given
-status, to drop a connection mid-poll, or to start listening late.
+status, to drop a connection mid-poll, or to start listening late. ``Raw`` faults make it
+misbehave at the byte level: any answer written verbatim, a connection closed mid-answer,
+an answer that never comes.
 """
 
 from __future__ import annotations
@@ -17,9 +19,46 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 from bootstrap_sdk.local.sandbox import SANDBOX_GID, SANDBOX_UID
+
+
+class Raw:
+    """One misbehaving answer: ``data`` written byte for byte, then ``after``:
+
+    - ``"close"``: the connection is closed (a cut-off or unframed answer);
+    - ``"keep"``: the connection stays open (``data`` was a whole answer);
+    - ``"serve"``: the ordinary answer follows (``data`` was a prefix: interim answers);
+    - ``"hang"``: nothing more, the connection held open until ``release()`` or stop.
+    """
+
+    def __init__(self, data: Union[bytes, str] = b"", after: str = "close") -> None:
+        assert after in ("close", "keep", "serve", "hang"), after
+        self.data = data.encode("latin-1") if isinstance(data, str) else data
+        self.after = after
+
+
+def answer(status: int = 200, headers: Optional[List[Tuple[str, str]]] = None, body: bytes = b"",
+           reason: str = "OK", version: str = "HTTP/1.1", content_length: bool = True) -> bytes:
+    """An answer's bytes, exactly as given: headers may repeat or be malformed."""
+    head = "%s %d %s\r\n" % (version, status, reason)
+    for name, value in headers or []:
+        head += "%s: %s\r\n" % (name, value) if name else value + "\r\n"
+    if content_length:
+        head += "Content-Length: %d\r\n" % len(body)
+    return head.encode("latin-1") + b"\r\n" + body
+
+
+def event_headers(request_id: Optional[str] = None, **headers: str) -> List[Tuple[str, str]]:
+    """The headers of an ordinary /next answer, as a list (so that tests can repeat or drop some)."""
+    found = [
+        ("Lambda-Runtime-Aws-Request-Id", str(uuid.uuid4()) if request_id is None else request_id),
+        ("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 60000)),
+        ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:eu-west-1:123456789012:function:fake"),
+    ]
+    found += [(name.replace("_", "-"), value) for name, value in headers.items()]
+    return found
 
 
 
@@ -47,6 +86,8 @@ class FakeRuntimeApi:
         self.next_status: Optional[int] = None      # answer /next with this instead of an event
         self.response_status: Optional[int] = None  # answer /response with this instead of 202
         self.drop_polls = 0                         # close this many /next polls without an answer
+        self.faults: List[Tuple[str, Raw]] = []     # (path suffix, fault): the next such request gets it
+        self.released = 0                           # bumped by release(): hung answers end
         self.cond = threading.Condition()
         self.stopped = False
         self.port = _free_port()
@@ -70,6 +111,59 @@ class FakeRuntimeApi:
             self.cond.notify_all()
         return request_id
 
+    def add_fault(self, suffix: str, fault: Raw) -> None:
+        """The next request whose path ends in ``suffix`` gets ``fault`` (one-shot, in order)."""
+        with self.cond:
+            self.faults.append((suffix, fault))
+            self.cond.notify_all()
+
+    def release(self) -> None:
+        """End every hung answer (its connection is closed)."""
+        with self.cond:
+            self.released += 1
+            self.cond.notify_all()
+
+    def reset(self) -> None:
+        """As new: no events, requests or programmed failures; hung answers released."""
+        self.release()
+        with self.cond:
+            self.events.clear()
+            self.requests.clear()
+            self.faults.clear()
+            self.next_status = self.response_status = None
+            self.drop_polls = 0
+
+    def _take_fault(self, path: str) -> Optional[Raw]:
+        with self.cond:
+            for index, (suffix, fault) in enumerate(self.faults):
+                if path.endswith(suffix):
+                    del self.faults[index]
+                    return fault
+        return None
+
+    def _apply(self, handler: BaseHTTPRequestHandler, fault: Raw) -> bool:
+        """Write the fault; True when the ordinary answer should follow."""
+        try:
+            handler.wfile.write(fault.data)
+            handler.wfile.flush()
+        except OSError:  # the client gave up reading (a header over its limit, say)
+            handler.close_connection = True
+            return False
+        if fault.after == "serve":
+            return True
+        if fault.after == "hang":
+            with self.cond:
+                generation = self.released
+                while not self.stopped and self.released == generation:
+                    self.cond.wait(0.1)
+        if fault.after != "keep":
+            handler.close_connection = True
+            try:
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return False
+
     def start(self) -> "FakeRuntimeApi":
         api = self
 
@@ -81,6 +175,9 @@ class FakeRuntimeApi:
 
             def do_GET(self) -> None:
                 api._record(self, b"", {}, [])
+                fault = api._take_fault(self.path)
+                if fault is not None and not api._apply(self, fault):
+                    return
                 if self.path.endswith("/invocation/next"):
                     api._serve_next(self)
                 elif self.path.endswith("/extension/event/next"):
@@ -94,6 +191,9 @@ class FakeRuntimeApi:
             def do_POST(self) -> None:
                 body, trailers, chunks = _read_body(self)
                 api._record(self, body, trailers, chunks)
+                fault = api._take_fault(self.path)
+                if fault is not None and not api._apply(self, fault):
+                    return
                 if self.path.endswith("/response") and api.response_status is not None:
                     self._answer(api.response_status, b'{"errorMessage":"fake"}')
                 elif self.path.endswith("/extension/register"):
@@ -106,8 +206,11 @@ class FakeRuntimeApi:
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:  # the runtime was stopped (or gave up) before reading its answer
+                    self.close_connection = True
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
@@ -153,8 +256,11 @@ class FakeRuntimeApi:
         for name, value in headers.items():
             handler.send_header(name, value)
         handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+        try:
+            handler.end_headers()
+            handler.wfile.write(body)
+        except OSError:  # the runtime was stopped before reading its event
+            handler.close_connection = True
 
     def wait_for(self, predicate: "object", timeout: float = 10.0) -> List[Recorded]:
         """Wait until ``predicate(requests)`` is true; return the requests."""

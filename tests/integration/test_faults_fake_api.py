@@ -11,7 +11,9 @@ from typing import Iterator
 
 import pytest
 
-from fake_runtime_api import FakeRuntimeApi, start_runtime
+from fake_runtime_api import FakeRuntimeApi, Raw, answer, event_headers, start_runtime
+
+from bootstrap_sdk.http_connection import ANSWER_TIMEOUT
 
 
 @pytest.fixture
@@ -209,3 +211,102 @@ def test_not_started_by_lambda_says_so(tmp_path, runtime_root):
     process = start_runtime("", "echo.json_echo", log, runtime_root)
     assert process.wait(10) == 2
     assert "AWS_LAMBDA_RUNTIME_API is not set" in log.read_text()
+
+
+# -- hostile handlers and a hostile Runtime API, end to end --------------------------------
+
+HOSTILE_HANDLER = '''
+import sys
+
+
+def handler(event, context):
+    what = event.get("do")
+    if what == "exit-mid-stream":
+        def chunks():
+            yield "partial;"
+            sys.exit(3)
+        return chunks()
+    if what == "keyboard-interrupt":
+        raise KeyboardInterrupt
+    if what == "surrogate":
+        raise ValueError("\\udcff bad")
+    return {"ok": what}
+'''
+
+
+@pytest.fixture
+def hostile_root(tmp_path: Path) -> Path:
+    """A task root with the hostile handler, readable by the unprivileged runtime."""
+    root = tmp_path / "task"
+    root.mkdir(mode=0o755)
+    (root / "hostile.py").write_text(HOSTILE_HANDLER)
+    (root / "hostile.py").chmod(0o644)
+    return root
+
+
+def test_sys_exit_after_the_first_chunk_ends_the_stream_not_the_runtime(api, runtime, hostile_root):
+    first = api.add_event(b'{"do": "exit-mid-stream"}')
+    second = api.add_event(b'{"do": "after"}')
+    process = runtime("hostile.handler", LAMBDA_TASK_ROOT=str(hostile_root))
+    api.wait_posts(second + "/response")
+    (streamed, answered) = api.posts("/response")
+    assert first in streamed.path and streamed.chunks == [b"partial;"]
+    error = json.loads(base64.b64decode(streamed.trailers["lambda-runtime-function-error-body"]))
+    assert (error["errorType"], error["errorMessage"]) == ("SystemExit", "3")
+    assert answered.json() == {"ok": "after"}
+    assert process.poll() is None
+    assert "SystemExit: 3" in runtime.log()
+
+
+def test_a_handler_raising_keyboard_interrupt_is_an_error_of_that_invoke(api, runtime, hostile_root):
+    first = api.add_event(b'{"do": "keyboard-interrupt"}')
+    second = api.add_event(b'{"do": "after"}')
+    process = runtime("hostile.handler", LAMBDA_TASK_ROOT=str(hostile_root))
+    api.wait_posts(second + "/response")
+    (error,) = api.posts(first + "/error")
+    assert error.json()["errorType"] == "KeyboardInterrupt"
+    assert process.poll() is None
+
+
+def test_an_error_message_with_a_lone_surrogate_reaches_the_log_whole(api, runtime, hostile_root):
+    request_id = api.add_event(b'{"do": "surrogate"}')
+    runtime("hostile.handler", LAMBDA_TASK_ROOT=str(hostile_root), LANG="C.UTF-8", PYTHONUTF8="0")
+    (error,) = api.wait_posts(request_id + "/error")
+    assert json.loads(error.body.decode("utf-8"))["errorMessage"] == "\\udcff bad"
+    api.wait_for(lambda reqs: sum(r.path.endswith("/invocation/next") for r in reqs) >= 2)
+    log = runtime.log()
+    assert "ValueError: \\udcff bad" in log and "Traceback (most recent call last):" in log
+
+
+def test_an_invoke_without_a_request_id_is_logged_and_the_next_one_served(api, runtime):
+    api.add_fault("/invocation/next", Raw(answer(200, [h for h in event_headers()
+                                                       if h[0] != "Lambda-Runtime-Aws-Request-Id"], b"{}"),
+                                          after="keep"))
+    good = api.add_event(b'{"n": 2}')
+    runtime("echo.json_echo")
+    api.wait_posts(good + "/response")
+    assert [r.path for r in api.requests if r.method == "POST"] == [api.posts("/response")[0].path]
+    assert "Lambda-Runtime-Aws-Request-Id '' missing or empty: it cannot be answered" in runtime.log()
+
+
+def test_an_answer_to_next_cut_mid_body_is_logged_and_the_next_invoke_served(api, runtime):
+    api.add_fault("/invocation/next", Raw(answer(200, event_headers() + [("Content-Length", "50")], b'{"cut',
+                                                 content_length=False)))
+    good = api.add_event(b'{"n": 3}')
+    runtime("echo.json_echo")
+    api.wait_posts(good + "/response")
+    log = runtime.log()
+    assert "closed by the server mid-answer" in log and "the invoke it was delivering is lost" in log
+
+
+def test_a_response_never_answered_ends_the_runtime_within_the_bound(api, runtime):
+    api.add_fault("/response", Raw(after="hang"))
+    api.add_event(b"{}")
+    started = time.monotonic()
+    process = runtime("echo.json_echo")
+    try:
+        assert process.wait(ANSWER_TIMEOUT + 15) == 1
+    finally:
+        api.release()
+    assert time.monotonic() - started >= ANSWER_TIMEOUT
+    assert "did not answer within %.1f s" % ANSWER_TIMEOUT in runtime.log()

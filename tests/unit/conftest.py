@@ -32,9 +32,5 @@ def module_api() -> Iterator[FakeRuntimeApi]:
 @pytest.fixture
 def api(module_api: FakeRuntimeApi) -> FakeRuntimeApi:
     """The module's fake, as new: no events, no recorded requests, no programmed failures."""
-    with module_api.cond:
-        module_api.events.clear()
-        module_api.requests.clear()
-        module_api.next_status = module_api.response_status = None
-        module_api.drop_polls = 0
+    module_api.reset()
     return module_api

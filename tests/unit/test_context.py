@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bootstrap_sdk.context import Context, FunctionInfo, Invocation
+from bootstrap_sdk.context import UNKNOWN_DEADLINE_BUDGET_MS, Context, FunctionInfo, Invocation
 from bootstrap_sdk.errors import FunctionError
 
 # Headers as HttpConnection hands them over: names lower-cased.
@@ -53,9 +53,12 @@ def test_invocation_parses_every_header():
 
 
 def test_invocation_without_headers_has_empty_values():
+    before = int(time.time() * 1000)
     invocation = Invocation({}, b"")
     assert invocation.request_id == ""
-    assert invocation.deadline_ms == 0
+    assert invocation.deadline_known is False and invocation.deadline_header is None
+    after = int(time.time() * 1000)
+    assert before + UNKNOWN_DEADLINE_BUDGET_MS <= invocation.deadline_ms <= after + UNKNOWN_DEADLINE_BUDGET_MS
     assert invocation.invoked_function_arn is None
     assert invocation.trace_id is None
     assert invocation.client_context is None
@@ -63,15 +66,26 @@ def test_invocation_without_headers_has_empty_values():
     assert invocation.tenant_id is None
 
 
-@pytest.mark.parametrize("deadline", ["", "soon", "-5", "12.5", "1e12", " 123"])
-def test_invocation_tolerates_a_non_numeric_deadline(deadline):
+@pytest.mark.parametrize("deadline", ["", "soon", "-5", "12.5", "1e12", "1.5e12", " 123", "\u00b2", "0", "5000",
+                                      "1700000000", "9" * 17, "9" * 5000, "1700000000000 ", "0x1a0000000000"])
+def test_a_deadline_that_is_not_epoch_milliseconds_is_unknown(deadline):
+    """Not 0 (every invoke would time out at once): the longest timeout from receipt, flagged."""
+    before = int(time.time() * 1000)
     invocation = Invocation({"lambda-runtime-deadline-ms": deadline}, b"")
-    assert invocation.deadline_ms == 0
+    assert invocation.deadline_known is False
+    assert invocation.deadline_header == deadline
+    after = int(time.time() * 1000)
+    assert before + UNKNOWN_DEADLINE_BUDGET_MS <= invocation.deadline_ms <= after + UNKNOWN_DEADLINE_BUDGET_MS
+    context = Context(invocation, FUNCTION)
+    assert context.deadline_known is False
+    assert UNKNOWN_DEADLINE_BUDGET_MS - 5000 < context.get_remaining_time_in_millis() <= UNKNOWN_DEADLINE_BUDGET_MS
 
 
-def test_invocation_tolerates_a_deadline_of_digits_int_rejects():
-    invocation = Invocation({"lambda-runtime-deadline-ms": "\u00b2"}, b"")
-    assert invocation.deadline_ms == 0
+@pytest.mark.parametrize("deadline", ["1000000000000", "1542409706888", "9999999999999999"])
+def test_a_deadline_in_epoch_milliseconds_is_known(deadline):
+    invocation = Invocation({"lambda-runtime-deadline-ms": deadline}, b"")
+    assert invocation.deadline_known is True and invocation.deadline_ms == int(deadline)
+    assert Context(invocation, FUNCTION).deadline_known is True
 
 
 def test_context_has_the_invocation_and_the_function():
@@ -80,7 +94,7 @@ def test_context_has_the_invocation_and_the_function():
     assert context.invoked_function_arn == HEADERS["lambda-runtime-invoked-function-arn"]
     assert context.trace_id == HEADERS["lambda-runtime-trace-id"]
     assert context.tenant_id == "tenant-42"
-    assert context.deadline_ms == 1542409706888
+    assert context.deadline_ms == 1542409706888 and context.deadline_known is True
     assert context.function_name == "my-function"
     assert context.function_version == "$LATEST"
     assert context.memory_limit_in_mb == "256"  # a string, as in the managed runtime
@@ -137,7 +151,6 @@ def test_malformed_json_header_is_a_context_unmarshal_error(header, value):
 def test_remaining_time_is_never_negative():
     past = int(time.time() * 1000) - 10_000
     assert _context(**{"lambda-runtime-deadline-ms": past}).get_remaining_time_in_millis() == 0
-    assert _context(**{"lambda-runtime-deadline-ms": "garbage"}).get_remaining_time_in_millis() == 0
 
 
 def test_remaining_time_counts_down_to_a_future_deadline():
@@ -200,3 +213,35 @@ def test_context_log_writes_one_tagged_line_as_awslambdaric_does(capsys):
         logs._sink = saved
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith("[INFO]\t") and out.endswith("\treq-7\tpayroll batch 12 done\n")
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no str")
+
+    def __repr__(self) -> str:
+        raise SystemExit("no repr either")
+
+
+@pytest.mark.parametrize("kind, logged", [
+    ("unprintable", "<unprintable _Unprintable object: str() raised RuntimeError>"),
+    ("surrogate", "lone \\udcff surrogate"),
+    ("bytes", "b'bytes'"),
+])
+def test_context_log_never_raises_and_never_loses_the_line(kind, logged):
+    import io
+
+    message = {"unprintable": _Unprintable, "surrogate": lambda: "lone \udcff surrogate",
+               "bytes": lambda: b"bytes"}[kind]()
+    from bootstrap_sdk import logs
+
+    saved = logs._sink
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)  # as strict as a real one
+    logs._sink = logs.LogSink("Text", "", stdout)
+    try:
+        Context(Invocation({"lambda-runtime-aws-request-id": "req-8"}, b""), FunctionInfo()).log(message)
+    finally:
+        logs._sink = saved
+    line = raw.getvalue().decode("utf-8")
+    assert line.count("\n") == 1 and line.endswith("\t" + logged + "\n")

@@ -373,3 +373,224 @@ def test_the_request_id_tags_the_logs_during_the_invoke_only(api, log_out):
     (line,) = [line for line in _log_lines(log_out) if line[3] == "inside the handler"]
     assert line[0] == "[INFO]" and line[2] == request_id
     assert logs.current_request_id() is None
+
+
+# -- hostile handlers: whatever a handler raises is that invoke's error; the loop goes on ------
+
+class _Custom(BaseException):
+    pass
+
+
+def _raising(kind: str) -> BaseException:
+    return {"SystemExit": SystemExit(3), "KeyboardInterrupt": KeyboardInterrupt(), "GeneratorExit": GeneratorExit(),
+            "_Custom": _Custom("custom"), "ValueError": ValueError("plain")}[kind]
+
+
+KINDS = ["SystemExit", "KeyboardInterrupt", "GeneratorExit", "_Custom", "ValueError"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("when", ["returning", "before the first chunk", "after the first chunk"])
+def test_any_exception_from_a_handler_is_answered_and_the_loop_serves_the_next(api, log_out, kind, when):
+    def handler(event: Any, context: Any) -> Any:
+        if event.get("good"):
+            return "served"
+        if when == "returning":
+            raise _raising(kind)
+
+        def chunks() -> Iterator[bytes]:
+            if when == "after the first chunk":
+                yield b"first"
+            raise _raising(kind)
+        return chunks()
+
+    loop = _loop(handler, api)
+    request_id = api.add_event(b"{}")
+    loop.serve_one()  # returns: nothing escaped
+    if when == "after the first chunk":
+        (response,) = api.posts(request_id + "/response")
+        assert response.chunks == [b"first"]  # the stream was ended, with its error in the trailers
+        assert response.trailers["lambda-runtime-function-error-type"] == "Function." + kind
+        body = json.loads(base64.b64decode(response.trailers["lambda-runtime-function-error-body"]))
+        assert body["errorType"] == kind and body["requestId"] == request_id
+        assert api.posts("/error") == []
+    else:
+        (error,) = api.posts(request_id + "/error")
+        assert error.json()["errorType"] == kind
+        assert api.posts("/response") == []
+    assert any(line[0] == "[ERROR]" and line[3].startswith(kind) for line in _log_lines(log_out))
+    good = api.add_event(b'{"good": true}')
+    loop.serve_one()
+    assert api.posts(good + "/response")[0].json() == "served"
+
+
+def test_sys_exit_after_the_first_chunk_ends_the_stream_not_the_runtime(api, log_out):
+    def handler(event: Any, context: Any) -> Iterator[str]:
+        yield "partial;"
+        sys.exit(3)
+
+    loop = _loop(handler, api)
+    request_id = api.add_event(b"{}")
+    loop.serve_one()
+    (response,) = api.posts(request_id + "/response")
+    assert response.chunks == [b"partial;"]
+    body = json.loads(base64.b64decode(response.trailers["lambda-runtime-function-error-body"]))
+    assert (body["errorType"], body["errorMessage"]) == ("SystemExit", "3")
+    assert any(line[0] == "[ERROR]" and line[3] == "SystemExit: 3" for line in _log_lines(log_out))
+    api.add_event(b"{}")
+    loop.serve_one()  # the runtime is still there; this stream fails again, as it should
+    assert len(api.posts("/response")) == 2
+
+
+def test_a_generator_whose_finally_raises_after_its_last_item_ends_in_the_trailers(api, log_out):
+    def handler(event: Any, context: Any) -> Iterator[bytes]:
+        try:
+            yield b"one"
+            yield b"two"
+        finally:
+            raise SystemExit("from close")  # pragma: no branch
+
+    request_id = api.add_event(b"{}")
+    _loop(handler, api).serve_one()
+    (response,) = api.posts(request_id + "/response")
+    assert response.chunks == [b"one", b"two"]
+    # exhausting the generator ran its finally: that SystemExit is the stream's error
+    assert response.trailers["lambda-runtime-function-error-type"] == "Function.SystemExit"
+
+
+def test_an_iterator_whose_close_raises_after_a_clean_stream_is_a_warning(api, log_out):
+    class Items:
+        def __init__(self) -> None:
+            self.items = [b"x", b"y"]
+
+        def __iter__(self) -> "Items":
+            return self
+
+        def __next__(self) -> bytes:
+            if not self.items:
+                raise StopIteration
+            return self.items.pop(0)
+
+        def close(self) -> None:
+            raise KeyboardInterrupt
+
+    request_id = api.add_event(b"{}")
+    _loop(lambda event, context: Items(), api).serve_one()
+    (response,) = api.posts(request_id + "/response")
+    assert response.chunks == [b"x", b"y"] and response.trailers == {}
+    warnings = [line[3] for line in _log_lines(log_out) if line[0] == "[WARN]"]
+    assert warnings == ["the streamed response's close() raised KeyboardInterrupt: ; ignored"]
+
+
+def test_a_result_whose_attributes_raise_is_an_error(api):
+    class Trap:
+        def __getattr__(self, name: str) -> Any:
+            raise SystemExit("looked at " + name)
+
+    request_id = api.add_event(b"{}")
+    _loop(lambda event, context: Trap(), api).serve_one()
+    (error,) = api.posts(request_id + "/error")
+    assert error.json()["errorType"] == "SystemExit" and "looked at" in error.json()["errorMessage"]
+
+
+def test_a_str_result_with_a_lone_surrogate_is_valid_json(api):
+    request_id = api.add_event(b"{}")
+    _loop(lambda event, context: {"text": "\udcff bad"}, api).serve_one()
+    (response,) = api.posts(request_id + "/response")
+    assert json.loads(response.body.decode("utf-8")) == {"text": "\udcff bad"}
+
+
+def test_an_exception_message_with_a_lone_surrogate_loses_nothing(api, monkeypatch):
+    """The original fault: a strict UTF-8 stdout dropped the whole error and traceback."""
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    monkeypatch.setattr(logs, "_sink", logs.LogSink("Text", "", stdout))
+
+    def handler(event: Any, context: Any) -> None:
+        raise ValueError("\udcff bad")
+
+    request_id = api.add_event(b"{}")
+    _loop(handler, api).serve_one()
+    text = raw.getvalue().decode("utf-8")
+    assert "\tValueError: \\udcff bad\n" in text and "Traceback (most recent call last):" in text
+    assert 'raise ValueError("\\udcff bad")' in text  # the source line of the traceback
+    (error,) = api.posts(request_id + "/error")
+    assert json.loads(error.body.decode("utf-8"))["errorMessage"] == "\\udcff bad"
+
+
+def test_an_exception_that_raises_when_examined_is_still_posted(api):
+    class Hostile(Exception):
+        @property
+        def error_type(self) -> str:
+            raise KeyboardInterrupt
+
+        def __str__(self) -> str:
+            raise SystemExit(1)
+
+    def handler(event: Any, context: Any) -> None:
+        raise Hostile()
+
+    request_id = api.add_event(b"{}")
+    _loop(handler, api).serve_one()
+    (error,) = api.posts(request_id + "/error")
+    assert error.json()["errorType"] == "Hostile"
+    assert error.json()["errorMessage"] == "<Hostile; str() raised SystemExit>"
+
+
+def test_context_log_of_an_unprintable_object_does_not_fail_the_invoke(api, log_out):
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+        def __repr__(self) -> str:
+            raise RuntimeError("no")
+
+    def handler(event: Any, context: Any) -> str:
+        context.log(Unprintable())
+        return "fine"
+
+    request_id = api.add_event(b"{}")
+    _loop(handler, api).serve_one()
+    assert api.posts(request_id + "/response")[0].json() == "fine"
+    assert "<unprintable Unprintable object: str() raised RuntimeError>" in log_out.getvalue()
+
+
+def test_an_after_invoke_that_raises_is_logged_and_the_loop_goes_on(api, log_out):
+    class Handler:
+        def __call__(self, event: Any, context: Any) -> str:
+            return "ok"
+
+        def after_invoke(self) -> None:
+            raise OSError("clean-up failed")
+
+    loop = _loop(Handler(), api)
+    api.add_event(b"{}")
+    loop.serve_one()
+    assert "after_invoke failed: OSError: clean-up failed" in log_out.getvalue()
+    second = api.add_event(b"{}")
+    loop.serve_one()
+    assert api.posts(second + "/response")
+
+
+def test_a_bad_first_item_is_an_error_and_the_generator_is_closed_even_if_close_raises(api, log_out):
+    closed: List[bool] = []
+
+    def handler(event: Any, context: Any) -> Iterator[Any]:
+        try:
+            yield 42  # not bytes or str
+            yield b"never"
+        finally:
+            closed.append(True)
+            raise RuntimeError("cleanup failed")
+
+    loop = _loop(handler, api)
+    request_id = api.add_event(b"{}")
+    loop.serve_one()
+    (error,) = api.posts(request_id + "/error")
+    assert error.json()["errorType"] == "TypeError"
+    assert closed == [True]
+    assert any(line[0] == "[WARN]" and "close() raised RuntimeError: cleanup failed" in line[3]
+               for line in _log_lines(log_out))
+    good = api.add_event(b"{}")
+    loop.serve_one()
+    assert api.posts(good + "/error")  # served: the same handler fails the same way again
