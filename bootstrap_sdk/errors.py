@@ -3,6 +3,10 @@
 The payload has the shape the managed Python runtime (awslambdaric) posts, so tools that
 read Lambda's error responses see the same thing:
 ``{"errorMessage", "errorType", "requestId", "stackTrace": [...]}``.
+
+Whatever an exception holds or does when examined, a report comes out of it, and its body
+is JSON in UTF-8: lone surrogates become ``\\udcxx`` text, a ``str()`` that raises a
+placeholder, unreadable source lines are left out.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
     from typing import Any, Dict, List, Optional, Tuple
+
+    Frame = Tuple[str, int, str, Optional[str]]
 
 # errorType values for failures the runtime itself detects (the managed runtime's names).
 MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
@@ -71,18 +77,66 @@ def header_error_type(error_type: str) -> str:
     return safe if "." in safe.strip(".") else "Function." + safe.strip(".")
 
 
-def _frames(tb: Optional[TracebackType]) -> List[Tuple[str, int, str, Optional[str]]]:
-    """The traceback's frames, without the runtime's own frames at the top.
+def _clean(text: str) -> str:
+    """``text`` as UTF-8 can carry it: each lone surrogate becomes its ``\\udcxx`` escape.
 
-    An error raised by the runtime itself (the executable adapter) has no frames left.
+    (``logs.clean_text`` does the same; the foundation modules import no SDK module.)
     """
-    import traceback
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
-    frames = [(f.filename, f.lineno or 0, f.name, f.line) for f in traceback.extract_tb(tb)]
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return _clean(value)
+    try:
+        return _clean(str(value))
+    except BaseException as exc:
+        return "<%s; str() raised %s>" % (_type_name(value), _type_name(exc))
+
+
+def _type_name(value: Any) -> str:
+    try:
+        name = type(value).__name__
+    except BaseException:
+        return "Exception"
+    return name if isinstance(name, str) and name else "Exception"
+
+
+def _without_runtime_frames(frames: List[Frame]) -> List[Frame]:
+    """Cut the runtime's own frames at the top: an error it raised itself keeps none."""
     here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     while frames and frames[0][0].startswith(here):
         frames.pop(0)
     return frames[-_TRACE_LIMIT:]
+
+
+def _stack(tb: Optional[TracebackType]) -> Tuple[List[Frame], List[str]]:
+    """The frames and their text, as ``traceback`` formats them.
+
+    Reading source lines runs code of the handler's module (its loader's ``get_source``);
+    if that raises, the frames are reported without their lines.
+    """
+    import traceback
+
+    try:
+        frames = _without_runtime_frames(
+            [(f.filename, f.lineno or 0, f.name, f.line) for f in traceback.extract_tb(tb)])
+        return frames, traceback.format_list(frames)
+    except BaseException:
+        pass
+    try:
+        frames = _without_runtime_frames(
+            [(frame.f_code.co_filename, lineno or 0, frame.f_code.co_name, None)
+             for frame, lineno in traceback.walk_tb(tb)])
+        return frames, ['  File "%s", line %d, in %s\n' % (path, line, name) for path, line, name, _ in frames]
+    except BaseException:
+        return [], []
 
 
 def _trim(text: str) -> str:
@@ -93,9 +147,18 @@ def _trim(text: str) -> str:
 
 def _exception_message(exc: BaseException) -> str:
     try:
-        return _trim(str(exc))
-    except Exception as inner:  # a __str__ that raises must not lose the error
-        return "<%s; str() raised %s>" % (type(exc).__name__, type(inner).__name__)
+        return _trim(_clean(str(exc)))
+    except BaseException as inner:  # a __str__ that raises (even SystemExit) must not lose the error
+        return "<%s; str() raised %s>" % (_type_name(exc), _type_name(inner))
+
+
+def _error_type(exc: BaseException) -> str:
+    """The exception's own ``error_type`` (a FunctionError's), else its class name."""
+    try:
+        error_type = getattr(exc, "error_type", None)
+    except BaseException:  # a property that raises
+        error_type = None
+    return error_type if isinstance(error_type, str) and error_type else _type_name(exc)
 
 
 class ErrorReport:
@@ -108,24 +171,21 @@ class ErrorReport:
         error_type: str,
         message: str,
         stack_trace: Optional[List[str]] = None,
-        frames: Optional[List[Tuple[str, int, str, Optional[str]]]] = None,
+        frames: Optional[List[Frame]] = None,
     ) -> None:
-        self.error_type = error_type
-        self.message = message
-        self.stack_trace = stack_trace or []
-        self.frames = frames or []
+        self.error_type = _text(error_type)
+        self.message = _text(message)
+        self.stack_trace = [_text(entry) for entry in stack_trace or []]
+        self.frames = [(_text(path), line, _text(name), None if source is None else _text(source))
+                       for path, line, name, source in frames or []]
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> "ErrorReport":
+        """The report of any exception; never raises, whatever the exception does."""
         if isinstance(exc, InitError):
             return cls(exc.error_type, exc.message, exc.stack_trace)
-        import traceback
-
-        frames = _frames(exc.__traceback__)
-        error_type = getattr(exc, "error_type", None)
-        if not isinstance(error_type, str) or not error_type:
-            error_type = type(exc).__name__
-        return cls(error_type, _exception_message(exc), traceback.format_list(frames), frames)
+        frames, trace = _stack(exc.__traceback__)
+        return cls(_error_type(exc), _exception_message(exc), trace, frames)
 
     def payload(self, request_id: Optional[str] = None) -> Dict[str, Any]:
         return {
@@ -142,7 +202,7 @@ class ErrorReport:
         """The ``Lambda-Runtime-Function-XRay-Error-Cause`` header, or None if too big."""
         stack = [{"label": name, "path": path, "line": line} for path, line, name, _ in self.frames]
         cause = {
-            "working_directory": _working_directory(),
+            "working_directory": _clean(_working_directory()),
             "exceptions": [{"type": self.error_type, "message": self.message, "stack": stack}],
             "paths": sorted({path for path, _, _, _ in self.frames}),
         }

@@ -7,6 +7,10 @@ lines carry ``timestamp``, ``level``, ``message``, ``logger`` and ``requestId``.
 
 The ``logging`` module costs ~4 ms to import, so the runtime never imports it: when the
 function's code has imported it, ``bridge_logging`` routes its records here.
+
+No line is lost to its content: lone surrogates are written as ``\\udcxx`` escapes,
+objects whose ``str()`` raises as a placeholder naming them, and a stdout that cannot
+encode a character gets the line ASCII-escaped rather than not at all.
 """
 
 from __future__ import annotations
@@ -34,6 +38,48 @@ def current_request_id() -> Optional[str]:
     return getattr(_current, "request_id", None)
 
 
+def clean_text(text: str) -> str:
+    """``text`` as UTF-8 can carry it: each lone surrogate becomes its ``\\udcxx`` escape."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def safe_text(value: Any) -> str:
+    """``str(value)``, cleaned; if ``str()`` raises, its ``repr()``, else a placeholder naming both."""
+    if type(value) is str:
+        return clean_text(value)
+    try:
+        return clean_text(str(value))
+    except BaseException as str_error:  # a hostile __str__ must not cost the log line
+        try:
+            return clean_text(repr(value))
+        except BaseException:
+            return "<unprintable %s object: str() raised %s>" % (_type_name(value), _type_name(str_error))
+
+
+def _cleaned(value: Any) -> Any:
+    """``value`` (decoded JSON) with every string cleaned."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(key): _cleaned(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(item) for item in value]
+    return value
+
+
+def _type_name(value: Any) -> str:
+    try:
+        return str(type(value).__name__)
+    except BaseException:
+        return "object"
+
+
 def _timestamp(now: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + ".%03dZ" % (int(now * 1000) % 1000)
 
@@ -52,6 +98,7 @@ class LogSink:
         now = time.time() if now is None else now
         request_id = current_request_id()
         name = _NAMES.get(level - level % 10 if level >= 10 else level, "INFO")
+        message = safe_text(message)
         if self.json:
             record: Dict[str, Any] = {
                 "timestamp": _timestamp(now),
@@ -60,9 +107,14 @@ class LogSink:
                 "logger": logger,
                 "requestId": request_id or "",
             }
-            if extra:
-                record.update(extra)
-            return json.dumps(record, ensure_ascii=False, default=str) + "\n"
+            try:
+                text = json.dumps(dict(record, **extra) if extra else record, ensure_ascii=False, default=safe_text)
+            except (TypeError, ValueError, RecursionError):  # a key json refuses, or a cycle: as text
+                record.update((safe_text(key), safe_text(value)) for key, value in (extra or {}).items())
+                text = json.dumps(record, ensure_ascii=False)
+            if clean_text(text) is not text:  # a lone surrogate in some value: as \udcxx text, as in Text
+                text = json.dumps(_cleaned(json.loads(text)), ensure_ascii=False)
+            return text + "\n"
         # Every line carries the prefix, so each one can be traced to its invoke.
         prefix = "[%s]\t%s\t%s\t" % (name, _timestamp(now), request_id or "")
         return prefix + message.rstrip("\n").replace("\n", "\n" + prefix) + "\n"
@@ -77,7 +129,10 @@ class LogSink:
         stream = self.stream or sys.stdout
         with self._lock:
             try:
-                stream.write(line)
+                try:
+                    stream.write(line)
+                except UnicodeEncodeError:  # a stdout that is not UTF-8: escaped, not lost
+                    stream.write(line.encode("ascii", "backslashreplace").decode("ascii"))
                 stream.flush()
             except (OSError, ValueError):  # a closed stdout must not stop the loop
                 pass
@@ -144,15 +199,20 @@ def _make_logging_handler(logging: Any) -> Any:
         _bootstrap_sdk = True
 
         def emit(self, record: Any) -> None:
+            # Whatever the record holds, a line is written: a message or traceback that
+            # cannot be formatted is replaced by a placeholder saying so.
             try:
                 message = record.getMessage()
-                if record.exc_info:
+            except BaseException as exc:
+                message = "<log message %s with arguments %s could not be formatted: %s: %s>" % (
+                    safe_text(record.msg), safe_text(record.args), _type_name(exc), safe_text(exc))
+            if record.exc_info:
+                try:
                     message += "\n" + logging.Formatter().formatException(record.exc_info)
-                line = _sink.format(record.levelno, message, logger=record.name, now=record.created)
-            except Exception:
-                self.handleError(record)
-                return
-            if record.levelno >= _sink.level:
-                _sink.write(line)
+                except BaseException as exc:
+                    message += "\n<traceback could not be formatted: %s>" % _type_name(exc)
+            level = record.levelno if isinstance(record.levelno, int) else 20
+            if level >= _sink.level:
+                _sink.write(_sink.format(level, message, logger=safe_text(record.name), now=record.created))
 
     return LambdaLogHandler()

@@ -41,7 +41,7 @@ def wants_raw_event(handler: Handler) -> bool:
 def decode_event(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the C stack allows
         raise FunctionError("Unable to unmarshal input: %s" % (exc,), UNMARSHAL_ERROR) from None
 
 

@@ -6,8 +6,11 @@ its own next → handle → respond loop, and the Runtime API matches answers by
 id. Processes rather than threads, as in the managed Python runtime: CPU-bound handlers
 run in parallel, and per-process state such as ``_X_AMZN_TRACE_ID`` stays per invoke.
 
-The parent supervises: a worker that dies of anything but a broken Runtime API is
-replaced; a broken Runtime API (worker exit 1) ends the whole runtime with 1; SIGTERM is
+Each worker's loop turns whatever its handler raises (``SystemExit`` and
+``KeyboardInterrupt`` included) into that invoke's error, as the single loop does, so a
+worker stops only when its process is killed, exits (``os._exit`` in a handler) or the
+runtime itself fails. The parent supervises: a worker that dies of anything but a broken
+Runtime API is replaced; a broken Runtime API (worker exit 1) ends the whole runtime with 1; SIGTERM is
 passed to the workers, which run their shutdown hooks, and the parent exits 0.
 """
 
@@ -74,11 +77,11 @@ class WorkerPool:
             client = RuntimeApiClient(self.address, self.backoff)
             InvokeLoop(self.handler, client, self.function, self.raw_event).serve_forever()
         except RuntimeApiError as exc:
-            logs.error("fatal: %s" % (exc,))
             code = EXIT_FATAL
+            logs.error("fatal: %s" % (logs.safe_text(exc),))
         except BaseException as exc:
-            logs.error("worker %d stopped: %s: %s" % (number, type(exc).__name__, exc))
             code = 3
+            logs.error("worker %d stopped: %s: %s" % (number, type(exc).__name__, logs.safe_text(exc)))
         finally:
             sys.stdout.flush()
             os._exit(code)

@@ -190,3 +190,99 @@ def test_a_first_item_over_the_limit_is_an_ordinary_error(monkeypatch):
     with pytest.raises(ValueError, match="streamed response exceeds 4 bytes"):
         stream.start()
     assert stream.sent == 0
+
+
+# -- any exception, any moment: the stream ends properly and the iterator is closed ----------
+
+class _Custom(BaseException):
+    pass
+
+
+BASE_EXCEPTIONS = [SystemExit(3), KeyboardInterrupt(), GeneratorExit(), _Custom("custom")]
+
+
+@pytest.mark.parametrize("exc", BASE_EXCEPTIONS, ids=lambda e: type(e).__name__)
+def test_a_base_exception_after_the_first_chunk_goes_to_the_trailers(exc):
+    source = _Iterator(["first", "second"], fail_with=exc)
+    stream = ResponseStream(source, "req-1")
+    assert _drain(stream) == [b"first", b"second"]
+    assert stream.error is not None and stream.error.error_type == type(exc).__name__
+    assert _decoded_error(stream)["errorType"] == type(exc).__name__
+    assert source.closed == 1
+
+
+@pytest.mark.parametrize("exc", BASE_EXCEPTIONS, ids=lambda e: type(e).__name__)
+def test_a_base_exception_before_the_first_chunk_is_raised_by_start(exc):
+    stream = ResponseStream(_Iterator([], fail_with=exc), "req-1")
+    with pytest.raises(type(exc)):
+        stream.start()
+
+
+def test_a_str_item_with_a_lone_surrogate_is_a_marshal_error():
+    stream = ResponseStream(iter(["ok", "bad \udcff"]), "req-1")
+    assert _drain(stream) == [b"ok"]
+    assert stream.error is not None and stream.error.error_type == "Runtime.MarshalError"
+    assert "surrogates not allowed" in _decoded_error(stream)["errorMessage"]
+    with pytest.raises(FunctionError, match="Unable to marshal streamed item"):
+        ResponseStream(iter(["\udcff"]), "req-1").start()
+
+
+def test_an_iter_that_raises_is_raised_by_start():
+    class BadIter:
+        def __iter__(self):
+            raise SystemExit("from __iter__")
+
+        def __next__(self):  # pragma: no cover
+            return b"never"
+
+    with pytest.raises(SystemExit, match="from __iter__"):
+        ResponseStream(BadIter(), "req-1").start()  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("exc", [RuntimeError("close failed"), SystemExit(2), KeyboardInterrupt()],
+                         ids=lambda e: type(e).__name__)
+def test_a_close_that_raises_anything_is_logged_and_the_outcome_kept(exc, monkeypatch):
+    from bootstrap_sdk import logs
+
+    warned: List[str] = []
+    monkeypatch.setattr(logs, "warning", lambda message, **extra: warned.append(message))
+    source = _Iterator(["a"])
+    source.close = lambda: (_ for _ in ()).throw(exc)  # type: ignore[method-assign]
+    stream = ResponseStream(source, "req-1")
+    assert _drain(stream) == [b"a"]
+    assert stream.error is None
+    assert len(warned) == 1 and "close() raised %s" % type(exc).__name__ in warned[0]
+
+
+def test_abandoned_chunks_close_the_iterator_once_and_catch_nothing():
+    """GeneratorExit thrown into chunks() by whoever stops reading is not the handler's error."""
+    source = _Iterator(["a", "b", "c"])
+    stream = ResponseStream(source, "req-1")
+    stream.start()
+    chunks = stream.chunks()
+    assert next(chunks) == b"a"
+    chunks.close()
+    assert source.closed == 1 and stream.error is None
+    stream.close()
+    assert source.closed == 1
+
+
+def test_the_iterator_iter_returned_is_closed_too():
+    inner = _Iterator(["a"])
+
+    class Outer:
+        def __init__(self) -> None:
+            self.closed = 0
+
+        def __iter__(self):
+            return inner
+
+        def __next__(self):  # pragma: no cover
+            raise StopIteration
+
+        def close(self) -> None:
+            self.closed += 1
+
+    outer = Outer()
+    _drain(ResponseStream(outer, "req-1"))  # type: ignore[arg-type]
+    assert (outer.closed, inner.closed) == (1, 1)

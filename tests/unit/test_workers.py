@@ -34,8 +34,10 @@ def handler(event: Dict[str, Any], context: Any) -> Any:
     if event.get("block"):  # stays in the handler until the test kills this worker
         (folder / "blocked").write_text(str(os.getpid()))
         time.sleep(WAIT * 3)
+    if event.get("raise"):  # answered as that invoke's error: the worker serves on
+        raise {"KeyboardInterrupt": KeyboardInterrupt, "SystemExit": SystemExit}[event["raise"]]()
     if event.get("die"):
-        raise KeyboardInterrupt  # a BaseException the loop does not catch: the worker stops
+        os._exit(3)  # nothing a handler raises stops a worker; leaving the process does
     deadline = time.monotonic() + WAIT
     while (len([n for n in os.listdir(folder) if n.startswith("started-")]) < event.get("together", 1)
            and time.monotonic() < deadline):
@@ -242,9 +244,23 @@ def test_a_worker_that_stops_on_its_own_is_replaced(api, tmp_path, start_pool):
     _wait_polls(api, 3)  # the replacement asks for work
     (answer,) = set(_round(api, tmp_path, "round2", 1).values())
     assert answer != worker
-    text = pool.log_text()
-    assert "worker 0 stopped: KeyboardInterrupt" in text
-    assert "worker 0 exited with 3; starting a new one" in text
+    assert "worker 0 exited with 3; starting a new one" in pool.log_text()
+
+
+@pytest.mark.parametrize("kind", ["KeyboardInterrupt", "SystemExit"])
+def test_a_handler_raising_a_base_exception_is_an_error_and_the_worker_serves_on(api, tmp_path, start_pool, kind):
+    pool = start_pool(1)
+    _wait_polls(api, 1)
+    (worker,) = set(_round(api, tmp_path, "round1", 1).values())
+    raising = tmp_path / "raising"
+    raising.mkdir()
+    request_id = api.add_event(json.dumps({"dir": str(raising), "raise": kind}).encode())
+    (error,) = api.wait_posts(request_id + "/error", timeout=WAIT)
+    assert error.json()["errorType"] == kind
+    (answer,) = set(_round(api, tmp_path, "round2", 1).values())
+    assert answer == worker  # the same process: it did not stop
+    assert pool.workers() == {worker}
+    assert "starting a new one" not in pool.log_text()
 
 
 def test_sigterm_ends_the_pool_with_0_after_the_workers_ran_their_hooks(api, tmp_path, start_pool):
