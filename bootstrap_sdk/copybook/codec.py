@@ -4,20 +4,37 @@
 program reads; ``decode`` turns the records it writes back into JSON. Numbers are
 ``decimal.Decimal`` both ways — never floats — with exactly the scale their PIC gives.
 Text is latin-1, space padded.
+
+Decoding is as strict as encoding: a record is accepted only if the encoder could have
+written it for some value, so a corrupt record is an error, never a plausible amount.
+The exceptions, because real programs and files write them: the ASCII-translated EBCDIC
+overpunch (``{``, ``A``–``I`` positive, ``}``, ``J``–``R`` negative) beside GnuCOBOL's
+(``p``–``y`` negative); packed sign ``C`` or ``F`` as positive on any field; a negative
+zero, read as 0; FILLER, never read; and, only with ``blank_as_zero``, an all-space
+DISPLAY or packed field, read as 0. Errors name the field by its JSON path:
+``employee.rate``, ``items[2].amount``, ``[6].tax_rate`` (record 6 of a list, from 0).
 """
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation, localcontext
+import re
+from decimal import Decimal
 from typing import Any, Dict, List, Optional, Tuple
 
 from . import parser
 from .parser import Field
 
 TEXT_ENCODING = "latin-1"
+RECORD_SHAPES = ("one", "batch", "one-for-one")
 _POSITIVE_OVERPUNCH = {c: i for i, c in enumerate("{ABCDEFGHI")}
 _NEGATIVE_OVERPUNCH = {c: i for i, c in enumerate("}JKLMNOPQR")}
 _NEGATIVE_OVERPUNCH.update({chr(0x70 + i): i for i in range(10)})  # GnuCOBOL (ASCII): 'p'..'y'
+# Text given for a number: ASCII only (Decimal() would also take '١٢', '1_000', 'NaN').
+_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Bytes that stop a line record read by ACCEPT: tested on GnuCOBOL 3.1 (0x03 is Ctrl-C to it).
+_BREAKS_ACCEPT = {0x0A: "a newline (0x0a), which would split the line",
+                  0x03: "the byte 0x03, which GnuCOBOL's ACCEPT reads as Ctrl-C"}
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 
 class RecordError(ValueError):
@@ -47,41 +64,58 @@ class Copybook:
     # -- JSON → bytes ------------------------------------------------------------------------
     def encode(self, value: Any) -> bytes:
         """One record from a JSON object."""
-        out = bytearray()
-        _encode(self.root, value, out, "", top=True)
-        return bytes(out)
+        return self._encode(value, "")
 
     def encode_many(self, value: Any, separator: bytes = b"") -> bytes:
         """A JSON list of objects → records (each followed by ``separator``); an object → one."""
-        items = value if isinstance(value, list) else [value]
-        return b"".join(self.encode(item) + separator for item in items)
+        if not isinstance(value, list):
+            return self.encode(value) + separator
+        return b"".join(self._encode(item, "[%d]" % index) + separator for index, item in enumerate(value))
+
+    def _encode(self, value: Any, path: str) -> bytes:
+        out = bytearray()
+        _encode_one(self.root, value, out, path)
+        return bytes(out)
 
     # -- bytes → JSON ------------------------------------------------------------------------
-    def decode(self, data: bytes) -> Any:
-        if len(data) != self.record_length:
-            raise RecordError(self.root.name, "record is %d bytes; the copybook describes %d"
-                              % (len(data), self.record_length))
-        value, _ = _decode(self.root, data, 0, top=True)
-        return value
+    def decode(self, data: bytes, blank_as_zero: bool = False) -> Any:
+        """One record → a JSON object; ``blank_as_zero`` reads all-space numeric fields as 0."""
+        return self._decode(data, "", blank_as_zero)
 
-    def decode_many(self, data: bytes, separator: bytes = b"") -> List[Any]:
+    def decode_many(self, data: bytes, separator: bytes = b"", blank_as_zero: bool = False) -> List[Any]:
         """Records as the program wrote them (each followed by ``separator``, if any)."""
+        return [self._decode(record, "[%d]" % index, blank_as_zero)
+                for index, record in enumerate(self.split(data, separator))]
+
+    def split(self, data: bytes, separator: bytes = b"") -> List[bytes]:
+        """The records in ``data``, unread; their count is checked before their contents."""
         step = self.record_length + len(separator)
         if separator and data and not data.endswith(separator):
             data += separator  # a last line without its newline
-        if len(data) % step:
-            raise RecordError(self.root.name, "output of %d bytes is not a whole number of %d-byte records"
-                              % (len(data), step))
         records = []
         for offset in range(0, len(data), step):
-            if separator and data[offset + self.record_length:offset + step] != separator:
-                raise RecordError(self.root.name, "record %d does not end with %r" % (offset // step + 1, separator))
-            records.append(self.decode(data[offset:offset + self.record_length]))
+            where = "[%d]" % (offset // step)
+            if len(data) - offset < step:
+                raise RecordError(where, "the last record is %d bytes; the copybook describes %d" % (
+                    len(data) - offset - len(separator), self.record_length))
+            if data[offset + self.record_length:offset + step] != separator:
+                raise RecordError(where, "no %r where the %d-byte record ends (a line of another length?)"
+                                  % (separator, self.record_length))
+            records.append(data[offset:offset + self.record_length])
         return records
 
+    def _decode(self, data: bytes, path: str, blank_as_zero: bool) -> Any:
+        if len(data) != self.record_length:
+            raise RecordError(path or self.root.name, "record is %d bytes; the copybook describes %d"
+                              % (len(data), self.record_length))
+        value, _ = _decode_one(self.root, data, 0, path, blank_as_zero)
+        return value
 
-def _encode(field: Field, value: Any, out: bytearray, path: str, top: bool = False) -> None:
-    if field.occurs > 1 and not top:
+
+# -- encoding ----------------------------------------------------------------------------------
+
+def _encode(field: Field, value: Any, out: bytearray, path: str) -> None:
+    if field.occurs > 1:
         if not isinstance(value, list):
             raise RecordError(path, "expected a list of up to %d items, got %s" % (field.occurs, _kind(value)))
         if len(value) > field.occurs:
@@ -99,6 +133,9 @@ def _encode_one(field: Field, value: Any, out: bytearray, path: str) -> None:
         return
     if not isinstance(value, dict):
         raise RecordError(path or field.name, "expected an object, got %s" % _kind(value))
+    twice = getattr(value, "duplicate", None)
+    if twice is not None:
+        raise RecordError(path + "." + twice if path else twice, "given twice in the event")
     known = {c.json_name for c in field.children if not c.is_filler}
     unknown = sorted(set(value) - known)
     if unknown:
@@ -124,7 +161,7 @@ def _blank(field: Field) -> bytes:
 
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "text", bool: "a boolean", type(None): "null"}.get(
-        type(value), "a number")
+        type(value), "an object" if isinstance(value, dict) else "a number")
 
 
 def _encode_text(field: Field, value: Any, path: str) -> bytes:
@@ -133,42 +170,74 @@ def _encode_text(field: Field, value: Any, path: str) -> bytes:
     try:
         data = value.encode(TEXT_ENCODING)
     except UnicodeEncodeError:
-        raise RecordError(path, "%r has characters that %s cannot hold" % (value, TEXT_ENCODING)) from None
+        raise RecordError(path, "%s has characters that %s cannot hold" % (_show(value), TEXT_ENCODING)) from None
     if len(data) > field.size:
-        raise RecordError(path, "%r is %d characters, too long for PIC %s (%d)" % (value, len(data), field.picture,
-                                                                                 field.size))
+        raise RecordError(path, "%s is %d characters, too long for PIC %s (%d)" % (
+            _show(value), len(data), field.picture, field.size))
     return data.ljust(field.size, b" ")
 
 
+def _show(value: Any) -> str:
+    """A value for a message, cut short: hostile input can be megabytes long."""
+    if isinstance(value, int) and value.bit_length() > 256:  # str() refuses ints over 4300 digits
+        return "a number of about %d digits" % int(value.bit_length() * 0.30103)
+    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > 40:
+        return format(value, ".12e")  # rounded, but at once: 1.000000000000e+999999
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:40] + "..." + text[-12:]
+
+
 def _as_decimal(field: Field, value: Any, path: str) -> Decimal:
+    """The value as an exact Decimal, at a cost bounded by its length, never its magnitude."""
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
         if isinstance(value, float):
             raise RecordError(path, "got a float; decode JSON with parse_float=Decimal (numbers must be exact)")
         raise RecordError(path, "expected a number for PIC %s, got %s" % (field.picture, _kind(value)))
-    try:
-        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
-    except InvalidOperation:
-        raise RecordError(path, "%r is not a number (PIC %s)" % (value, field.picture)) from None
+    if isinstance(value, int):
+        if abs(value) >= 10 ** field.digits:  # before Decimal(), which is slow on huge ints
+            raise RecordError(path, "%s does not fit PIC %s" % (_show(value), field.picture))
+        return Decimal(value)
+    if isinstance(value, Decimal):
+        number = value
+    else:
+        text = value.strip()
+        if not _NUMBER_TEXT.fullmatch(text):
+            raise RecordError(path, "%s is not a number (PIC %s)" % (_show(value), field.picture))
+        try:
+            number = Decimal(text)
+        except ArithmeticError:  # an exponent beyond what Decimal can hold
+            raise RecordError(path, "%s does not fit PIC %s" % (_show(text), field.picture)) from None
     if not number.is_finite():
-        raise RecordError(path, "%s is not a finite number" % value)
+        raise RecordError(path, "%s is not a finite number" % number)
     return number
 
 
 def _digits(field: Field, value: Any, path: str) -> Tuple[bool, str]:
-    """(negative, the field's digits as text, zero-padded) for a value that fits exactly."""
+    """(negative, the field's digits as text, zero-padded) for a value that fits exactly.
+
+    Only the coefficient's digits are looked at, never ``10**exponent``: ``1e999999999``
+    is refused as fast as ``1000``.
+    """
     number = _as_decimal(field, value, path)
-    if number < 0 and not field.signed:
-        raise RecordError(path, "%s is negative, but PIC %s is unsigned" % (number, field.picture))
-    with localcontext() as exact:
-        exact.prec = 100  # wider than any PIC: scaling must never round
-        scaled = abs(number).scaleb(field.scale)
-        if scaled != scaled.to_integral_value():
+    if number.is_zero():
+        return False, "0" * field.digits  # -0 too: the encoder never writes a negative zero
+    if number.is_signed() and not field.signed:
+        raise RecordError(path, "%s is negative, but PIC %s is unsigned" % (_show(number), field.picture))
+    if number.adjusted() >= field.digits - field.scale:  # its leading digit's place: O(1)
+        raise RecordError(path, "%s does not fit PIC %s" % (_show(number), field.picture))
+    negative, coefficient, exponent = number.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    below = -field.scale - exponent  # digits of the coefficient past the PIC's last decimal place
+    if below > 0:
+        if below >= len(coefficient) or any(coefficient[-below:]):
             raise RecordError(path, "%s has more than %d decimal place%s (PIC %s)" % (
-                number, field.scale, "" if field.scale == 1 else "s", field.picture))
-        text = str(int(scaled))
-    if len(text) > field.digits:
-        raise RecordError(path, "%s does not fit PIC %s" % (number, field.picture))
-    return number < 0, text.rjust(field.digits, "0")
+                _show(number), field.scale, "" if field.scale == 1 else "s", field.picture))
+        coefficient = coefficient[:-below]
+    zeros = max(0, -below)
+    if len(coefficient) + zeros > field.digits:
+        raise RecordError(path, "%s does not fit PIC %s" % (_show(number), field.picture))
+    text = "".join(map(str, coefficient)) + "0" * zeros
+    return bool(negative), text.rjust(field.digits, "0")
 
 
 def _encode_number(field: Field, value: Any, path: str) -> bytes:
@@ -191,62 +260,179 @@ def _encode_number(field: Field, value: Any, path: str) -> bytes:
     return "".join(chars).encode("ascii")
 
 
-def _decode(field: Field, data: bytes, offset: int, top: bool = False) -> Tuple[Any, int]:
-    if field.occurs > 1 and not top:
+# -- decoding ----------------------------------------------------------------------------------
+
+def _decode(field: Field, data: bytes, offset: int, path: str, blank_as_zero: bool) -> Tuple[Any, int]:
+    if field.occurs > 1:
         items = []
-        for _ in range(field.occurs):
-            item, offset = _decode_one(field, data, offset)
+        for index in range(field.occurs):
+            item, offset = _decode_one(field, data, offset, "%s[%d]" % (path, index), blank_as_zero)
             items.append(item)
         return items, offset
-    return _decode_one(field, data, offset)
+    return _decode_one(field, data, offset, path, blank_as_zero)
 
 
-def _decode_one(field: Field, data: bytes, offset: int) -> Tuple[Any, int]:
+def _decode_one(field: Field, data: bytes, offset: int, path: str, blank_as_zero: bool) -> Tuple[Any, int]:
     if field.children:
         result: Dict[str, Any] = {}
         for child in field.children:
-            value, offset = _decode(child, data, offset)
-            if not child.is_filler:
-                result[child.json_name] = value
+            if child.is_filler:  # never read: programs put literals (VALUE) there
+                offset += child.size * child.occurs
+                continue
+            child_path = path + "." + child.json_name if path else child.json_name
+            result[child.json_name], offset = _decode(child, data, offset, child_path, blank_as_zero)
         return result, offset
     raw = data[offset:offset + field.size]
     end = offset + field.size
     if field.kind == "text":
-        return raw.decode(TEXT_ENCODING).rstrip(" "), end
-    return _decode_number(field, raw), end
+        try:
+            return raw.decode(TEXT_ENCODING).rstrip(" "), end
+        except UnicodeDecodeError as exc:
+            raise RecordError(path, "byte 0x%02x is not %s text" % (raw[exc.start], TEXT_ENCODING)) from None
+    return _decode_number(field, raw, path, blank_as_zero), end
 
 
-def _decode_number(field: Field, raw: bytes) -> Decimal:
+def _decode_number(field: Field, raw: bytes, path: str, blank_as_zero: bool) -> Decimal:
+    if raw.strip(b" ") == b"" and field.kind != "binary":  # spaces are a valid binary number
+        if not blank_as_zero:
+            raise RecordError(path, "%r is blank, not a number (PIC %s); blank numeric fields read as zero only "
+                              "with blank_as_zero (BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS=zero)" % (
+                                  raw.decode("latin-1"), field.picture))
+        return Decimal((0, (0,), -field.scale))
     if field.kind == "packed":
-        nibbles = raw.hex().upper()
-        digits, sign = nibbles[:-1], nibbles[-1]
-        if not digits.isdigit() or sign not in "ABCDEF":
-            raise RecordError(field.name, "bytes %s are not packed decimal" % raw.hex())
-        negative = sign in "BD"
+        negative, digits = _unpack(field, raw, path)
     elif field.kind == "binary":
         number = int.from_bytes(raw, "little" if field.little_endian else "big", signed=field.signed)
         negative, digits = number < 0, str(abs(number))
     else:
-        text = raw.decode("latin-1")
-        negative = False
-        if field.signed and field.sign_separate:
-            sign, text = (text[0], text[1:]) if field.sign_leading else (text[-1], text[:-1])
-            if sign not in "+-":
-                raise RecordError(field.name, "%r has no sign where SIGN SEPARATE puts it" % raw.decode("latin-1"))
-            negative = sign == "-"
-        elif field.signed and text:
-            index = 0 if field.sign_leading else len(text) - 1
-            char = text[index]
-            if char in _NEGATIVE_OVERPUNCH:
-                negative, char = True, str(_NEGATIVE_OVERPUNCH[char])
-            elif char in _POSITIVE_OVERPUNCH:
-                char = str(_POSITIVE_OVERPUNCH[char])
-            text = text[:index] + char + text[index + 1:]
-        digits = text.replace(" ", "0")
-        if not (digits.isascii() and digits.isdigit()):  # latin-1 holds '²', a "digit" int() refuses
-            raise RecordError(field.name, "%r is not a number (PIC %s)" % (raw.decode("latin-1"), field.picture))
+        negative, digits = _unzone(field, raw, path)
+    significant = digits.lstrip("0")
+    if len(significant) > field.digits:  # packed pad nibble, binary range: more than the PIC holds
+        raise RecordError(path, "bytes %s hold %s%s, more digits than PIC %s holds (%d)" % (
+            raw.hex(), "-" if negative else "", significant, field.picture, field.digits))
     # Decimal(sign, digits, exponent) keeps the PIC's scale exactly: 00125 with V99 is 1.25.
-    return Decimal((1 if negative else 0, tuple(int(d) for d in digits.lstrip("0") or "0"), -field.scale))
+    # A negative zero is read as 0: programs do write one (MOVE -0.4 TO a PIC S9 field).
+    return Decimal((1 if negative and significant else 0, tuple(int(d) for d in significant or "0"),
+                    -field.scale))
+
+
+def _unpack(field: Field, raw: bytes, path: str) -> Tuple[bool, str]:
+    nibbles = raw.hex()
+    digits, sign = nibbles[:-1], nibbles[-1]
+    if not digits.isdigit():
+        raise RecordError(path, "bytes %s are not packed decimal (a digit is not 0-9)" % raw.hex())
+    if sign == "d":
+        if not field.signed:
+            raise RecordError(path, "bytes %s are a negative packed number, but PIC %s is unsigned"
+                              % (raw.hex(), field.picture))
+        return True, digits
+    if sign not in "cf":
+        raise RecordError(path, "bytes %s end in the sign %s; packed signs read are C and F (positive) and D "
+                          "(negative)" % (raw.hex(), sign.upper()))
+    return False, digits
+
+
+def _unzone(field: Field, raw: bytes, path: str) -> Tuple[bool, str]:
+    text = raw.decode("latin-1")  # any byte: digits are checked below
+    negative = False
+    if field.signed and field.sign_separate:
+        sign, text = (text[0], text[1:]) if field.sign_leading else (text[-1], text[:-1])
+        if sign not in "+-":
+            raise RecordError(path, "%r has no + or - where SIGN %s SEPARATE puts it" % (
+                raw.decode("latin-1"), "LEADING" if field.sign_leading else "TRAILING"))
+        negative = sign == "-"
+    elif field.signed:
+        index = 0 if field.sign_leading else len(text) - 1
+        char = text[index]
+        if char in _NEGATIVE_OVERPUNCH:
+            negative, char = True, str(_NEGATIVE_OVERPUNCH[char])
+        elif char in _POSITIVE_OVERPUNCH:
+            char = str(_POSITIVE_OVERPUNCH[char])
+        text = text[:index] + char + text[index + 1:]
+    bad = [char for char in text if not "0" <= char <= "9"]  # latin-1 holds '²', which isdigit() takes
+    if bad:
+        overpunch = not field.signed and (bad[0] in _NEGATIVE_OVERPUNCH or bad[0] in _POSITIVE_OVERPUNCH)
+        raise RecordError(path, "%r is not a number (PIC %s): %r is not a digit%s" % (
+            raw.decode("latin-1"), field.picture, bad[0], " (an unsigned field has no overpunched sign)"
+            if overpunch else ""))
+    return negative, text
+
+
+# -- an executable's records -------------------------------------------------------------------
+
+class _Object(Dict[str, Any]):
+    """A JSON object as read from an event; remembers a key given twice (the encoder refuses it)."""
+
+    duplicate: Optional[str] = None
+
+
+def _object(pairs: List[Tuple[str, Any]]) -> _Object:
+    result = _Object(pairs)
+    if len(result) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                result.duplicate = key
+                break
+            seen.add(key)
+    return result
+
+
+def _load_event(body: bytes) -> Any:
+    """The event's JSON, every number an exact Decimal (ints too: no 4300-digit limit)."""
+    import json
+
+    try:
+        return json.loads(body, parse_float=Decimal, parse_int=Decimal, parse_constant=Decimal,
+                          object_pairs_hook=_object)
+    except RecursionError:
+        raise RecordError("event", "not JSON this runtime reads: nested too deeply") from None
+    except ValueError as exc:
+        raise RecordError("event", "not JSON: %s" % exc) from None
+
+
+def _count_records(body: bytes) -> int:
+    """Records in an event no copybook reads: a JSON list's length, else one."""
+    if not body.lstrip().startswith(b"["):
+        return 1
+    import json
+
+    try:
+        event = json.loads(body, parse_int=str, parse_float=str, parse_constant=str)  # no 4300-digit limit
+    except (ValueError, RecursionError):
+        return 1
+    return len(event) if isinstance(event, list) else 1
+
+
+def _line_problem(field: Field, record: bytes, offset: int, path: str, top: bool = False) -> Optional[RecordError]:
+    """The field whose bytes would break a line read by ACCEPT, or None."""
+    count = 1 if top else field.occurs
+    for index in range(count):
+        where = "%s[%d]" % (path, index) if count > 1 else path
+        if field.children:
+            for child in field.children:
+                if not child.is_filler:
+                    child_path = where + "." + child.json_name if where else child.json_name
+                    problem = _line_problem(child, record, offset, child_path)
+                    if problem is not None:
+                        return problem
+                offset += child.size * child.occurs
+            continue
+        raw = record[offset:offset + field.size]
+        offset += field.size
+        if field.kind == "text":
+            found = _CONTROL.search(raw)
+            if found is not None:
+                byte = raw[found.start()]
+                return RecordError(where, "holds %s; text read by ACCEPT (stdio mode) may not hold control "
+                                   "characters" % _BREAKS_ACCEPT.get(byte, "the control character 0x%02x" % byte))
+        else:
+            for byte, what in _BREAKS_ACCEPT.items():
+                if byte in raw:
+                    return RecordError(where, "as PIC %s it is the bytes %s, which hold %s; keep packed and binary "
+                                       "fields out of records read with ACCEPT (file mode is binary-safe)"
+                                       % (field.picture, raw.hex(), what))
+    return None
 
 
 class RecordCodec:
@@ -254,44 +440,61 @@ class RecordCodec:
 
     ``separator`` follows every record both ways: ``b"\\n"`` for ACCEPT/DISPLAY programs
     (stdio mode, one record a line), nothing for fixed-length record files (file mode).
-    A JSON object is one record and answers one object; a JSON list is many records and
-    answers a list.
+    ``records`` says how many records the program takes and writes, so none goes missing:
+    ``one`` (an object in, exactly one record out, an object back), ``batch`` (a list in,
+    any number out, a list back) or ``one-for-one`` (a batch, as many out as in).
     """
 
-    def __init__(self, inbound: Optional[Copybook], outbound: Optional[Copybook], separator: bytes) -> None:
+    def __init__(self, inbound: Optional[Copybook], outbound: Optional[Copybook], separator: bytes,
+                 records: str = "one", blank_as_zero: bool = False) -> None:
+        if records not in RECORD_SHAPES:
+            raise ValueError("records must be one of %s, not %r" % (", ".join(RECORD_SHAPES), records))
         self.inbound = inbound
         self.outbound = outbound
         self.separator = separator
+        self.records = records
+        self.blank_as_zero = blank_as_zero
 
-    def encode_event(self, body: bytes) -> Tuple[bytes, bool]:
-        """(records, whether the event was a list). Raises RecordError naming the field."""
-        import json
-
-        try:
-            event = json.loads(body, parse_float=Decimal)
-        except ValueError as exc:
-            raise RecordError("event", "not JSON: %s" % exc) from None
-        many = isinstance(event, list)
+    def encode_event(self, body: bytes) -> Tuple[bytes, int]:
+        """(the records, how many). Raises RecordError naming the field, ``[i].field`` in a batch."""
         if self.inbound is None:
-            return body, many
-        if not self.separator:
-            return self.inbound.encode_many(event), many
+            return body, _count_records(body)
+        event = _load_event(body)
+        if self.records == "one":
+            if not isinstance(event, dict):
+                raise RecordError("event", "the program takes one record: send a JSON object, not %s%s" % (
+                    _kind(event), " (BOOTSTRAP_SDK_EXEC_RECORDS=batch or one-for-one makes it take a list)"
+                    if isinstance(event, list) else ""))
+            items, paths = [event], [""]
+        else:
+            if not isinstance(event, list):
+                raise RecordError("event", "the program takes a batch of records (BOOTSTRAP_SDK_EXEC_RECORDS=%s): "
+                                  "send a JSON list of objects, not %s" % (self.records, _kind(event)))
+            items, paths = event, ["[%d]" % index for index in range(len(event))]
         records = []
-        for index, item in enumerate(event if many else [event]):
-            record = self.inbound.encode(item)
-            where = "event[%d]" % index if many else "event"
-            # One record a line, read by ACCEPT: a newline would split it, and GnuCOBOL's
-            # ACCEPT takes the byte 0x03 for Ctrl-C (packed and binary fields can hold it).
-            if b"\n" in record:
-                raise RecordError(where, "the record holds a newline byte, which would split the line")
-            if b"\x03" in record:
-                raise RecordError(where, "the record holds the byte 0x03, which GnuCOBOL's ACCEPT reads as Ctrl-C; "
-                                  "keep packed and binary fields out of records read with ACCEPT (files are safe)")
+        for item, path in zip(items, paths):
+            record = self.inbound._encode(item, path)
+            if self.separator and _CONTROL.search(record):  # rare: look for the field only then
+                problem = _line_problem(self.inbound.root, record, 0, path, top=True)
+                if problem is not None:
+                    raise problem
             records.append(record + self.separator)
-        return b"".join(records), many
+        return b"".join(records), len(items)
 
-    def decode_output(self, data: bytes, many: bool) -> Any:
+    def decode_output(self, data: bytes, count_in: int) -> Any:
+        """The program's records as JSON: an object for ``one``, else a list; or ``data`` with no copybook."""
         if self.outbound is None:
             return data
-        records = self.outbound.decode_many(data, self.separator)
-        return records if many or len(records) != 1 else records[0]
+        records = self.outbound.split(data, self.separator)
+        if self.records == "one":
+            if len(records) != 1:
+                raise RecordError("output", "the program wrote no record" if not records else
+                                  "the program wrote %d records; it takes one record and must write one"
+                                  % len(records))
+            return self.outbound._decode(records[0], "", self.blank_as_zero)
+        if self.records == "one-for-one" and len(records) != count_in:
+            raise RecordError("output", "%d record%s in, %d out: the program must write one record for each "
+                              "(BOOTSTRAP_SDK_EXEC_RECORDS=one-for-one)" % (
+                                  count_in, "" if count_in == 1 else "s", len(records)))
+        return [self.outbound._decode(record, "[%d]" % index, self.blank_as_zero)
+                for index, record in enumerate(records)]

@@ -117,6 +117,8 @@ def _apply_clauses(field: Field, words: List[str], where: str) -> None:
             if "DEPENDING" in words:
                 raise CopybookError("%s: OCCURS DEPENDING ON is not supported" % where)
             field.occurs = int(count)
+            if field.occurs < 1:  # the codec would write a field the record's length leaves out
+                raise CopybookError("%s: OCCURS 0: a table needs at least one entry" % where)
             i += 1
         elif word in ("COMP-3", "COMPUTATIONAL-3", "PACKED-DECIMAL"):
             usage = "PACKED"

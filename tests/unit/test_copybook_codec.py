@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootstrap_sdk.copybook import Copybook, RecordCodec, RecordError
+from bootstrap_sdk.copybook import Copybook, RecordCodec, RecordError, codec
 
 FORMS = """\
       * One field of every supported form.
@@ -154,21 +154,26 @@ def test_shorter_tables_are_padded():
 
 
 def test_bad_records_are_reported():
-    with pytest.raises(RecordError, match="record is 3 bytes; the copybook describes"):
+    with pytest.raises(RecordError, match="^REC: record is 3 bytes; the copybook describes"):
         BOOK.decode(b"abc")
-    with pytest.raises(RecordError, match="not a whole number"):
-        BOOK.decode_many(b"x" * (BOOK.record_length + 1))
-    data = bytearray(BOOK.encode(_sample()))
+    good = BOOK.encode(_sample())
+    with pytest.raises(RecordError, match=r"^\[1\]: the last record is 1 bytes; the copybook describes 84$"):
+        BOOK.decode_many(good + b"x")
+    with pytest.raises(RecordError, match=r"^\[1\]: no b'\\n' where the 84-byte record ends"):
+        BOOK.decode_many(good + b"\n" + good + b"x\n", b"\n")
+    data = bytearray(good)
     data[12] = ord("x")
-    with pytest.raises(RecordError, match="UNSIGNED: '.*' is not a number"):
+    with pytest.raises(RecordError, match="^unsigned: '.*' is not a number"):
         BOOK.decode(bytes(data))
+    with pytest.raises(RecordError, match=r"^\[1\]\.unsigned: '.*' is not a number"):
+        BOOK.decode_many(good + bytes(data))
 
 
 def test_digits_outside_ascii_are_not_numbers():
     """latin-1 holds '\u00b2', which str.isdigit() calls a digit: a RecordError, not a ValueError."""
     data = bytearray(BOOK.encode(_sample()))
     data[12] = 0xB2
-    with pytest.raises(RecordError, match="UNSIGNED: .* is not a number"):
+    with pytest.raises(RecordError, match="^unsigned: .* is not a number"):
         BOOK.decode(bytes(data))
 
 
@@ -178,26 +183,330 @@ def test_free_format_and_continuation_of_statements():
     assert book.decode(book.encode({"id": 7, "total": Decimal("-1.25")})) == {"id": 7, "total": Decimal("-1.25")}
 
 
-def test_record_codec_object_in_object_out_list_in_list_out():
-    book = Copybook.parse("01 R.\n  05 R-N PIC 9(2).\n  05 R-T PIC X.\n")
-    codec = RecordCodec(book, book, b"\n")
-    records, many = codec.encode_event(b'{"n": 5, "t": "a"}')
-    assert (records, many) == (b"05a\n", False)
-    assert codec.decode_output(b"07b\n", many) == {"n": 7, "t": "b"}
-    records, many = codec.encode_event(b'[{"n": 1, "t": ""}, {"n": 2.0, "t": "c"}]')
-    assert records == b"01 \n02c\n" and many
-    assert codec.decode_output(b"01 \n02c", many) == [{"n": 1, "t": ""}, {"n": 2, "t": "c"}]
+# -- decoding is exactly as strict as encoding ------------------------------------------------
+
+PAY = Copybook.parse("""\
+       01  PAY.
+           05  PAY-EMPLOYEE.
+               10  PAY-RATE      PIC 9(4).
+               10  PAY-ADJ       PIC S9(3).
+               10  PAY-LEAD      PIC S9(3) SIGN LEADING SEPARATE.
+               10  PAY-TRAIL     PIC S9(3) SIGN TRAILING SEPARATE.
+           05  PAY-ITEMS OCCURS 3.
+               10  PAY-AMOUNT    PIC 9(4) COMP-3.
+               10  PAY-SAMOUNT   PIC S9(3) COMP-3.
+               10  PAY-COUNT     PIC 99 COMP.
+               10  PAY-NAME      PIC X(3).
+""")
+# Offsets: rate 0, adj 4, lead 7, trail 11; items[i] at 15 + 9i: amount +0, samount +3, count +5, name +6.
+PAY_VALUE = {"employee": {"rate": 1200, "adj": -12, "lead": 7, "trail": -3},
+             "items": [{"amount": 1, "samount": -2, "count": 3, "name": "ab"}] * 3}
+PAY_RECORD = PAY.encode(PAY_VALUE)
 
 
-def test_line_records_refuse_bytes_that_break_accept():
-    book = Copybook.parse("01 R.\n  05 R-P PIC 9(3) COMP-3.\n  05 R-T PIC X(2).\n")
-    codec = RecordCodec(book, book, b"\n")
-    with pytest.raises(RecordError, match="byte 0x03"):
-        codec.encode_event(b'{"p": 30, "t": ""}')  # packed 030F: the byte 0x03
-    with pytest.raises(RecordError, match="newline"):
-        codec.encode_event(b'{"p": 1, "t": "a\\n"}')
-    assert RecordCodec(book, book, b"").encode_event(b'{"p": 30, "t": ""}')[0] == bytes.fromhex("030f") + b"  "
+def _patched(offset: int, data: bytes) -> bytes:
+    record = bytearray(PAY_RECORD)
+    record[offset:offset + len(data)] = data
+    return bytes(record)
 
+
+def test_the_attack_record_is_well_formed_otherwise():
+    assert PAY.record_length == 42
+    assert PAY.decode(PAY_RECORD) == PAY_VALUE
+
+
+@pytest.mark.parametrize("offset, data, field, message", [
+    # Spaces are not zeros: "12  " used to read as 1200, "1 2 " as 1020.
+    (0, b"12  ", "employee.rate", "'12  ' is not a number (PIC 9(4)): ' ' is not a digit"),
+    (0, b"1 2 ", "employee.rate", "'1 2 ' is not a number (PIC 9(4)): ' ' is not a digit"),
+    (0, b"  12", "employee.rate", "'  12' is not a number"),
+    (0, b"    ", "employee.rate", "'    ' is blank, not a number (PIC 9(4))"),
+    # An unsigned zoned field has no overpunched sign.
+    (0, b"120p", "employee.rate", "'p' is not a digit (an unsigned field has no overpunched sign)"),
+    (0, b"120A", "employee.rate", "'A' is not a digit (an unsigned field has no overpunched sign)"),
+    (0, b"12\xb23", "employee.rate", "'²' is not a digit"),
+    # A signed zoned field: the overpunch only where the sign goes, and only a sign there.
+    (4, b"12 ", "employee.adj", "'12 ' is not a number (PIC S9(3)): ' ' is not a digit"),
+    (4, b"1p2", "employee.adj", "'p' is not a digit"),
+    (4, b"12!", "employee.adj", "'!' is not a digit"),
+    # SIGN SEPARATE: + or - exactly where the clause puts it.
+    (7, b"1+23", "employee.lead", "no + or - where SIGN LEADING SEPARATE puts it"),
+    (7, b" 123", "employee.lead", "no + or - where SIGN LEADING SEPARATE puts it"),
+    (7, b"-1-3", "employee.lead", "'-' is not a digit"),
+    (7, b"+12 ", "employee.lead", "' ' is not a digit"),
+    (11, b"+123", "employee.trail", "no + or - where SIGN TRAILING SEPARATE puts it"),
+    (11, b"12+ ", "employee.trail", "no + or - where SIGN TRAILING SEPARATE puts it"),
+    # Packed: 5 digit nibbles in a 4-digit field (99999 used to decode), the pad nibble set.
+    (15 + 18, bytes.fromhex("99999f"), "items[2].amount", "bytes 99999f hold 99999, more digits than PIC 9(4) holds (4)"),
+    (15, bytes.fromhex("10000f"), "items[0].amount", "bytes 10000f hold 10000, more digits than PIC 9(4) holds"),
+    # Packed signs: D on an unsigned field used to decode as negative; B, A, E are not read.
+    (15, bytes.fromhex("00123d"), "items[0].amount", "bytes 00123d are a negative packed number, but PIC 9(4) is "
+                                                     "unsigned"),
+    (15, bytes.fromhex("00123b"), "items[0].amount", "end in the sign B; packed signs read are C and F"),
+    (15 + 9, bytes.fromhex("00123a"), "items[1].amount", "end in the sign A"),
+    (15 + 9 + 3, bytes.fromhex("123e"), "items[1].samount", "end in the sign E"),
+    (15 + 9 + 3, bytes.fromhex("123b"), "items[1].samount", "end in the sign B"),
+    (15 + 9 + 3, bytes.fromhex("1a3c"), "items[1].samount", "bytes 1a3c are not packed decimal"),
+    (15 + 9 + 3, bytes.fromhex("123f")[:1] + b"\x00", "items[1].samount", "end in the sign 0"),
+    # Binary beyond its PIC: FF in a PIC 99 COMP used to decode as 255.
+    (15 + 5, b"\xff", "items[0].count", "bytes ff hold 255, more digits than PIC 99 holds (2)"),
+    (15 + 18 + 5, b"\x64", "items[2].count", "bytes 64 hold 100, more digits than PIC 99 holds (2)"),
+])
+def test_a_lying_record_is_refused_naming_the_field(offset, data, field, message):
+    with pytest.raises(RecordError) as caught:
+        PAY.decode(_patched(offset, data))
+    assert caught.value.field == field
+    assert message in caught.value.message
+    with pytest.raises(RecordError) as caught:  # and with the record's index in a list
+        PAY.decode_many(PAY_RECORD * 2 + _patched(offset, data))
+    assert caught.value.field == "[2]." + field
+
+
+def test_blank_as_zero_reads_only_an_all_space_field_as_zero():
+    blank_rate = _patched(0, b"    ")
+    assert PAY.decode(blank_rate, blank_as_zero=True)["employee"]["rate"] == 0
+    blank_packed = _patched(15, b"   ")
+    assert PAY.decode(blank_packed, blank_as_zero=True)["items"][0]["amount"] == 0
+    assert PAY.decode_many(blank_rate + blank_packed, blank_as_zero=True)[1]["items"][0]["amount"] == 0
+    with pytest.raises(RecordError, match=r"^\[1\]\.items\[0\]\.amount: '   ' is blank"):
+        PAY.decode_many(PAY_RECORD + blank_packed)
+    for partly in (b"12  ", b"  12", b"1 2 "):
+        with pytest.raises(RecordError, match="^employee.rate: .* is not a digit"):
+            PAY.decode(_patched(0, partly), blank_as_zero=True)
+    # Spaces in a binary field are a number (0x20 = 32), lenient or not: nothing to read as blank.
+    assert PAY.decode(_patched(15 + 5, b" "))["items"][0]["count"] == 32
+
+
+@pytest.mark.parametrize("offset, data, field, value", [
+    (4, b"12{", "adj", Decimal(120)),     # the ASCII-translated EBCDIC overpunch
+    (4, b"12A", "adj", Decimal(121)),
+    (4, b"12}", "adj", Decimal(-120)),
+    (4, b"12J", "adj", Decimal(-121)),
+    (4, b"12q", "adj", Decimal(-121)),    # GnuCOBOL's own
+])
+def test_both_overpunch_conventions_are_read(offset, data, field, value):
+    assert PAY.decode(_patched(offset, data))["employee"][field] == value
+
+
+@pytest.mark.parametrize("offset, data", [
+    (4, b"00p"), (4, b"00}"), (7, b"-000"), (11, b"000-"), (15 + 3, bytes.fromhex("000d")),
+])
+def test_a_negative_zero_reads_as_zero(offset, data):
+    """Programs write one (MOVE -0.4 TO a PIC S9 field); JSON must not get -0."""
+    record = PAY.decode(_patched(offset, data))
+    values = [record["employee"]["adj"], record["employee"]["lead"], record["employee"]["trail"],
+              record["items"][0]["samount"]]
+    zero = [v for v in values if v == 0]
+    assert zero and all(not v.is_signed() and str(v) == "0" for v in zero)
+
+
+def test_packed_c_and_f_are_positive_on_any_field():
+    assert PAY.decode(_patched(15, bytes.fromhex("00123c")))["items"][0]["amount"] == 123
+    assert PAY.decode(_patched(18, bytes.fromhex("123f")))["items"][0]["samount"] == 123
+
+
+def test_text_the_encoding_cannot_read_names_the_field(monkeypatch):
+    monkeypatch.setattr(codec, "TEXT_ENCODING", "ascii")
+    with pytest.raises(RecordError) as caught:
+        PAY.decode(_patched(15 + 18 + 6, b"\xe9  "))
+    assert (caught.value.field, caught.value.message) == ("items[2].name", "byte 0xe9 is not ascii text")
+
+
+# -- hostile numbers are refused at once ------------------------------------------------------
+
+RATES = Copybook.parse("01 R.\n  05 R-NAME PIC X(4).\n  05 R-TAX-RATE PIC V999.\n  05 R-AMOUNT PIC S9(7)V99 COMP-3.\n")
+BIG = "1" + "0" * 100_000
+
+
+@pytest.mark.parametrize("number, message", [
+    # These used to cost 12 s of CPU, answer decimal.Overflow, or be taken as 0.000.
+    ("1e999990", "1.000000000000e+999990 does not fit PIC V999"),
+    ("1e999999999", "1.000000000000e+999999999 does not fit PIC V999"),
+    ("-1e999999999", "-1.000000000000e+999999999 is negative, but PIC V999 is unsigned"),
+    ("1e-999999999", "1.000000000000e-999999999 has more than 3 decimal places (PIC V999)"),
+    ("1e-999990", "1.000000000000e-999990 has more than 3 decimal places"),
+    (BIG, "1.000000000000e+100000 does not fit PIC V999"),  # cut short in the message
+    ("0." + "0" * 100_000 + "1", "more than 3 decimal places"),
+    ('"1e999999999"', "1.000000000000e+999999999 does not fit PIC V999"),
+    ('"1e' + "9" * 40 + '"', "does not fit PIC V999"),      # past Decimal's own exponent limit
+    ('"' + BIG + '"', "does not fit PIC V999"),
+    ("NaN", "NaN is not a finite number"),
+    ("-Infinity", "-Infinity is not a finite number"),
+    ('"NaN"', "'NaN' is not a number (PIC V999)"),
+    ('"\\u0661\\u0662"', "is not a number (PIC V999)"),         # Arabic-Indic digits Decimal() takes
+    ('"0_5"', "'0_5' is not a number"),
+    ('"0x10"', "'0x10' is not a number"),
+])
+def test_hostile_numbers_are_refused_naming_the_record_and_field(number, message):
+    codec_ = RecordCodec(RATES, RATES, b"", records="batch")
+    good = '{"name": "A", "tax_rate": 0.185, "amount": 1}'
+    body = "[" + ", ".join([good] * 6 + ['{"name": "A", "tax_rate": %s, "amount": 1}' % number]) + "]"
+    with pytest.raises(RecordError) as caught:
+        codec_.encode_event(body.encode())
+    assert caught.value.field == "[6].tax_rate"
+    assert message in caught.value.message
+
+
+def test_hostile_python_numbers_are_refused_too():
+    base = {"name": "A", "amount": 1}
+    for number, message in [(10 ** 100_000, "a number of about 100000 digits does not fit PIC V999"),
+                            (-10 ** 100_000, "does not fit PIC V999"),
+                            (Decimal(BIG), "does not fit"),
+                            (Decimal("1e999999999999999999"), "does not fit"),
+                            (Decimal("1e-999999999999999999"), "more than 3 decimal places"),
+                            (Decimal("sNaN"), "sNaN is not a finite number")]:
+        with pytest.raises(RecordError) as caught:
+            RATES.encode(dict(base, tax_rate=number))
+        assert caught.value.field == "tax_rate" and message in caught.value.message
+
+
+def test_big_but_exact_numbers_still_fit():
+    assert RATES.decode(RATES.encode({"name": "", "tax_rate": "0e999999999", "amount": "1." + "0" * 5000})) == {
+        "name": "", "tax_rate": 0, "amount": 1}
+    assert RATES.encode({"name": "", "tax_rate": Decimal("-0"), "amount": 0}) == RATES.encode(
+        {"name": "", "tax_rate": 0, "amount": 0})
+
+
+# -- RecordCodec: shapes, counts and errors that point ----------------------------------------
+
+LINE = Copybook.parse("01 R.\n  05 R-N PIC 9(2).\n  05 R-T PIC X.\n")
+
+
+def test_record_shapes_are_named():
+    assert codec.RECORD_SHAPES == ("one", "batch", "one-for-one")
+    with pytest.raises(ValueError, match="records must be one of one, batch, one-for-one, not 'many'"):
+        RecordCodec(LINE, LINE, b"\n", records="many")
+
+
+def test_one_record_in_exactly_one_out():
+    one = RecordCodec(LINE, LINE, b"\n")
+    assert one.encode_event(b'{"n": 5, "t": "a"}') == (b"05a\n", 1)
+    assert one.decode_output(b"07b\n", 1) == {"n": 7, "t": "b"}
+    assert one.decode_output(b"07b", 1) == {"n": 7, "t": "b"}  # a last line without its newline
+    with pytest.raises(RecordError) as caught:
+        one.encode_event(b'[{"n": 1, "t": ""}]')
+    assert caught.value.field == "event"
+    assert caught.value.message == ("the program takes one record: send a JSON object, not a list "
+                                    "(BOOTSTRAP_SDK_EXEC_RECORDS=batch or one-for-one makes it take a list)")
+    with pytest.raises(RecordError, match="^event: the program takes one record: send a JSON object, not a number$"):
+        one.encode_event(b"5")
+    with pytest.raises(RecordError, match="^output: the program wrote no record$"):
+        one.decode_output(b"", 1)  # used to answer []
+    with pytest.raises(RecordError, match="^output: the program wrote 2 records; it takes one record and must "
+                                          "write one$"):
+        one.decode_output(b"07b\n08c\n", 1)
+    with pytest.raises(RecordError, match="^n: 'x7' is not a number"):
+        one.decode_output(b"x7b\n", 1)
+
+
+def test_a_batch_is_a_list_in_and_a_list_out():
+    batch = RecordCodec(LINE, LINE, b"\n", records="batch")
+    assert batch.encode_event(b'[{"n": 1, "t": ""}, {"n": 2.0, "t": "c"}]') == (b"01 \n02c\n", 2)
+    assert batch.encode_event(b"[]") == (b"", 0)
+    assert batch.decode_output(b"01 \n02c", 2) == [{"n": 1, "t": ""}, {"n": 2, "t": "c"}]
+    assert batch.decode_output(b"", 2) == []
+    assert batch.decode_output(b"01 \n" * 3, 2) == [{"n": 1, "t": ""}] * 3
+    with pytest.raises(RecordError) as caught:
+        batch.encode_event(b'{"n": 1, "t": ""}')
+    assert (caught.value.field, caught.value.message) == (
+        "event", "the program takes a batch of records (BOOTSTRAP_SDK_EXEC_RECORDS=batch): send a JSON list of "
+                 "objects, not an object")
+    with pytest.raises(RecordError, match=r"^\[1\]: expected an object, got a number$"):
+        batch.encode_event(b'[{"n": 1, "t": ""}, 7]')
+    with pytest.raises(RecordError, match=r"^\[2\]\.n: 'x3' is not a number"):
+        batch.decode_output(b"01 \n02 \nx3 \n", 3)
+
+
+def test_one_for_one_counts_records_out_against_records_in():
+    same = RecordCodec(LINE, LINE, b"", records="one-for-one")
+    records, count = same.encode_event(b'[{"n": 1, "t": ""}, {"n": 2, "t": "c"}]')
+    assert (records, count) == (b"01 02c", 2)
+    assert same.decode_output(b"03x04y", count) == [{"n": 3, "t": "x"}, {"n": 4, "t": "y"}]
+    with pytest.raises(RecordError, match="^output: 2 records in, 3 out: the program must write one record for each"):
+        same.decode_output(b"03x04y05z", count)
+    with pytest.raises(RecordError, match="^output: 1 record in, 0 out"):
+        same.decode_output(b"", 1)
+    assert same.decode_output(b"", 0) == []
+    with pytest.raises(RecordError, match="BOOTSTRAP_SDK_EXEC_RECORDS=one-for-one"):
+        same.encode_event(b'{"n": 1, "t": ""}')
+
+
+def test_without_copybooks_bytes_pass_through_and_are_counted():
+    raw = RecordCodec(None, None, b"", records="one-for-one")
+    assert raw.encode_event(b'{"a": 1}') == (b'{"a": 1}', 1)
+    assert raw.encode_event(b' [1, 2, {"b": 3}]') == (b' [1, 2, {"b": 3}]', 3)
+    assert raw.encode_event(b"[not json") == (b"[not json", 1)
+    assert raw.encode_event(b"\x00\x01binary") == (b"\x00\x01binary", 1)
+    huge = b"[" + b"9" * 5000 + b", 2]"  # past int()'s 4300-digit limit
+    assert raw.encode_event(huge) == (huge, 2)
+    assert raw.decode_output(b"\x00anything", 1) == b"\x00anything"
+    out_only = RecordCodec(None, LINE, b"\n", records="one-for-one")
+    assert out_only.decode_output(b"01a\n02b\n", out_only.encode_event(b"[{}, {}]")[1]) == [
+        {"n": 1, "t": "a"}, {"n": 2, "t": "b"}]
+
+
+def test_the_event_itself_is_checked():
+    one = RecordCodec(LINE, LINE, b"\n")
+    with pytest.raises(RecordError, match="^event: not JSON: "):
+        one.encode_event(b"{")
+    with pytest.raises(RecordError, match="^event: not JSON this runtime reads: nested too deeply$"):
+        one.encode_event(b"[" * 100_000)
+    with pytest.raises(RecordError, match="^n: given twice in the event$"):
+        one.encode_event(b'{"n": 1, "t": "", "n": 1000}')
+    with pytest.raises(RecordError, match=r"^n: 1\.0+e\+5000 does not fit PIC 9\(2\)$"):  # not int()'s limit
+        one.encode_event(b'{"n": 1' + b"0" * 5000 + b', "t": ""}')
+
+
+STDIO = Copybook.parse("""\
+       01  S.
+           05  S-EMPLOYEE.
+               10  S-NAME     PIC X(4).
+               10  S-RATE     PIC 9(3) COMP-3.
+           05  S-ITEMS OCCURS 3.
+               10  S-CODE     PIC X(2).
+               10  S-COUNT    PIC 9(4) COMP.
+""")
+
+
+def _stdio_event(name="ab", rate=1, code="x", count=1):
+    return {"employee": {"name": name, "rate": rate},
+            "items": [{"code": "a", "count": 1}, {"code": "b", "count": 1}, {"code": code, "count": count}]}
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"name": "a\nb"}, "employee.name", "holds a newline (0x0a), which would split the line"),
+    ({"name": "\u0003"}, "employee.name", "holds the byte 0x03, which GnuCOBOL's ACCEPT reads as Ctrl-C"),
+    ({"name": "a\tb"}, "employee.name", "holds the control character 0x09; text read by ACCEPT"),
+    ({"name": "\u007f"}, "employee.name", "the control character 0x7f"),
+    ({"name": "\u0000"}, "employee.name", "the control character 0x00"),
+    ({"code": "\r"}, "items[2].code", "the control character 0x0d"),
+    ({"rate": 30}, "employee.rate", "as PIC 9(3) it is the bytes 030f, which hold the byte 0x03"),
+    ({"count": 10}, "items[2].count", "as PIC 9(4) it is the bytes 000a, which hold a newline (0x0a)"),
+    ({"count": 3}, "items[2].count", "keep packed and binary fields out of records read with ACCEPT"),
+])
+def test_line_records_refuse_bytes_that_break_accept_naming_the_field(change, field, message):
+    event = _stdio_event(**change)
+    single = RecordCodec(STDIO, STDIO, b"\n")
+    with pytest.raises(RecordError) as caught:
+        single.encode_event(_json(event))
+    assert caught.value.field == field and message in caught.value.message
+    batch = RecordCodec(STDIO, STDIO, b"\n", records="batch")
+    with pytest.raises(RecordError) as caught:
+        batch.encode_event(_json([_stdio_event()] * 6 + [event]))
+    assert caught.value.field == "[6]." + field
+    # Files are binary-safe: the same record is fine in file mode.
+    assert RecordCodec(STDIO, STDIO, b"").encode_event(_json(event))[0] == STDIO.encode(event)
+
+
+def test_other_bytes_in_packed_and_binary_fields_pass_accept():
+    """Only 0x0a and 0x03 break GnuCOBOL's ACCEPT (every byte was tried): 0x01 is fine there."""
+    records, _ = RecordCodec(STDIO, STDIO, b"\n").encode_event(_json(_stdio_event(count=1, rate=1)))
+    assert b"\x01" in records and records.endswith(b"\n")
+
+
+def _json(value):
+    import json
+    return json.dumps(value).encode()
 
 # -- GnuCOBOL agrees with the codec -----------------------------------------------------------
 
