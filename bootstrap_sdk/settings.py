@@ -21,6 +21,8 @@ INVALID_EXECUTABLE_CONFIG = "Runtime.InvalidExecutableConfig"
 INVALID_EXECUTABLE_MODE = "Runtime.InvalidExecutableMode"
 
 EXEC_MODES = ("stdio", "file", "persistent")
+RECORD_SHAPES = ("one", "batch", "one-for-one")  # what a copybook program takes: copybook.codec agrees
+BLANK_NUMBERS = ("error", "zero")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
@@ -37,6 +39,8 @@ DEFAULTS = {
     "BOOTSTRAP_SDK_EXEC_WORKDIR": "/tmp",
     "BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK": "",
     "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK": "",
+    "BOOTSTRAP_SDK_EXEC_RECORDS": "one",              # one, batch or one-for-one
+    "BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS": "error",      # error or zero
 }
 
 
@@ -69,6 +73,14 @@ class _Reader:
                                   % (name, value, " or auto" if has_auto else "")))
         return None
 
+    def choice(self, name: str, choices: Tuple[str, ...], error_type: str = INVALID_SETTING) -> str:
+        """One of ``choices`` (any case); the default, and a problem, for anything else."""
+        value = self.text(name).lower()
+        if value in choices:
+            return value
+        self.problems.append((error_type, "%s=%r: expected one of %s" % (name, value, ", ".join(choices))))
+        return DEFAULTS[name]
+
     def count(self, name: str, minimum: int, error_type: str = INVALID_SETTING) -> int:
         """A whole number of at least ``minimum``."""
         value = self.text(name)
@@ -83,14 +95,11 @@ class ExecSettings:
     """``BOOTSTRAP_SDK_EXEC_*``: how the executable adapter runs a program."""
 
     __slots__ = ("mode", "mode_set", "margin_ms", "credentials", "input_name", "output_name", "workdir",
-                 "input_copybook", "output_copybook")
+                 "input_copybook", "output_copybook", "records", "blank_as_zero")
 
     def __init__(self, reader: _Reader) -> None:
         self.mode_set = bool(reader.environ.get("BOOTSTRAP_SDK_EXEC_MODE", "").strip())
-        self.mode = reader.text("BOOTSTRAP_SDK_EXEC_MODE").lower()
-        if self.mode not in EXEC_MODES:
-            reader.problems.append((INVALID_EXECUTABLE_MODE, "BOOTSTRAP_SDK_EXEC_MODE=%r: expected one of %s"
-                                    % (self.mode, ", ".join(EXEC_MODES))))
+        self.mode = reader.choice("BOOTSTRAP_SDK_EXEC_MODE", EXEC_MODES, INVALID_EXECUTABLE_MODE)
         self.margin_ms = reader.count("BOOTSTRAP_SDK_EXEC_MARGIN_MS", 0, INVALID_EXECUTABLE_CONFIG)
         self.credentials = reader.flag("BOOTSTRAP_SDK_EXEC_CREDENTIALS", INVALID_EXECUTABLE_CONFIG) is not False
         self.input_name = reader.text("BOOTSTRAP_SDK_EXEC_INPUT")
@@ -98,6 +107,9 @@ class ExecSettings:
         self.workdir = reader.text("BOOTSTRAP_SDK_EXEC_WORKDIR")
         self.input_copybook = reader.text("BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK")
         self.output_copybook = reader.text("BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK")
+        self.records = reader.choice("BOOTSTRAP_SDK_EXEC_RECORDS", RECORD_SHAPES, INVALID_EXECUTABLE_CONFIG)
+        self.blank_as_zero = reader.choice("BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS", BLANK_NUMBERS,
+                                           INVALID_EXECUTABLE_CONFIG) == "zero"
 
 
 class Settings:

@@ -22,9 +22,10 @@ PR_SET_CHILD_SUBREAPER = 36
 
 syscalls.prctl(PR_SET_CHILD_SUBREAPER, 1)
 
-# A shared, noisy 2-core machine: a fixed example budget, no per-example deadline.
+# A shared, noisy 2-core machine: a fixed example budget, no per-example deadline; no
+# example database (the tree may be read-only, as when the unit tests run unprivileged).
 settings.register_profile(
-    "rie", max_examples=30, deadline=None, derandomize=False,
+    "rie", max_examples=30, deadline=None, derandomize=False, database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
                            HealthCheck.data_too_large, HealthCheck.large_base_example],
 )

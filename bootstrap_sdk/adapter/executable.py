@@ -114,7 +114,8 @@ class ExecutableHandler:
                 raise InitError("Runtime.InvalidExecutableConfig", "copybook %s: %s" % (full, exc.strerror)) from None
             except CopybookError as exc:
                 raise InitError("Runtime.InvalidCopybook", str(exc)) from None
-        return RecordCodec(books[0], books[1], b"\n" if self.mode == "stdio" else b"")
+        return RecordCodec(books[0], books[1], b"\n" if self.mode == "stdio" else b"", settings.records,
+                           settings.blank_as_zero)
 
     # -- per invoke --------------------------------------------------------------------
     def __call__(self, event: bytes, context: Context) -> bytes:
@@ -132,12 +133,12 @@ class ExecutableHandler:
         from ..payload import encode_result
 
         try:
-            records, many = self.records.encode_event(event)
+            records, count = self.records.encode_event(event)
         except RecordError as exc:
             raise FunctionError("invalid event: %s" % exc, "Copybook.InvalidEvent") from None
         output = self._run_once(records, context, workdir, kill_at)
         try:
-            return encode_result(self.records.decode_output(output, many))[0]
+            return encode_result(self.records.decode_output(output, count))[0]
         except RecordError as exc:
             raise FunctionError("%s wrote output the output copybook does not describe: %s" % (self.command, exc),
                                 "Copybook.InvalidOutput") from None

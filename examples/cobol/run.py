@@ -35,6 +35,7 @@ SAMPLES: List[Tuple[str, str, str]] = [
     ("payroll", "zero-rate.json", "a bad record: hourly rate zero; PAYROLL rejects it with RETURN-CODE 8"),
     ("payroll", "invalid-field.json", "an invalid event: text in a numeric field; the codec names the field"),
     ("payroll", "abend.json", "an abend: hours but zero days worked; divide by zero, RETURN-CODE 16"),
+    ("payroll", "batch.json", "a list sent to PAYROLL, which takes one record: refused, none silently dropped"),
     ("payroll", "good-week.json", "after all that, the next invoke is served as usual"),
     ("paybatch", "batch.json", "a batch of four through files PAYIN/PAYOUT; one record is rejected (E4)"),
 ]

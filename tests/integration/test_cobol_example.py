@@ -195,3 +195,19 @@ def test_empty_batch_is_an_error(paybatch):
     error = decimal_json(paybatch.rie.invoke(b"[]").body)
     assert error["errorType"] == "Executable.ExitCode12"
     assert "PAYBATCH: NO INPUT RECORDS" in error["errorMessage"]
+
+
+def test_a_list_sent_to_payroll_which_takes_one_record_is_refused_not_cut_short(payroll):
+    """PAYROLL ACCEPTs one record: three sent used to answer one and drop two in silence."""
+    employees: List[Dict[str, Any]] = event("batch.json")[:3]
+    error = decimal_json(payroll.rie.invoke(_dumps(employees)).body)
+    assert error["errorType"] == "Copybook.InvalidEvent"
+    assert "takes one record" in error["errorMessage"]
+    employee = event("good-week.json")
+    assert decimal_json(payroll.rie.invoke(_dumps(employee)).body) == expected_pay(employee)
+
+
+def test_a_single_object_sent_to_paybatch_is_refused(paybatch):
+    error = decimal_json(paybatch.rie.invoke(_dumps(event("good-week.json"))).body)
+    assert error["errorType"] == "Copybook.InvalidEvent"
+    assert "JSON list" in error["errorMessage"]

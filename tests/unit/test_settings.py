@@ -194,7 +194,10 @@ def test_exec_text_settings():
     ("BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS", "450ms", INVALID_SETTING, "shutdown_budget_ms", 450),
     ("BOOTSTRAP_SDK_EXEC_MARGIN_MS", "1e3", INVALID_EXECUTABLE_CONFIG, "executable.margin_ms", 500),
     ("BOOTSTRAP_SDK_EXEC_CREDENTIALS", "sometimes", INVALID_EXECUTABLE_CONFIG, "executable.credentials", True),
-    ("BOOTSTRAP_SDK_EXEC_MODE", "batch", INVALID_EXECUTABLE_MODE, "executable.mode", "batch"),
+    ("BOOTSTRAP_SDK_EXEC_MODE", "batch", INVALID_EXECUTABLE_MODE, "executable.mode", "stdio"),
+    ("BOOTSTRAP_SDK_EXEC_RECORDS", "many", INVALID_EXECUTABLE_CONFIG, "executable.records", "one"),
+    ("BOOTSTRAP_SDK_EXEC_RECORDS", "1:1", INVALID_EXECUTABLE_CONFIG, "executable.records", "one"),
+    ("BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS", "spaces", INVALID_EXECUTABLE_CONFIG, "executable.blank_as_zero", False),
 ])
 def test_a_malformed_value_is_a_problem_with_its_error_type(name, value, error_type, default_path, default):
     settings = Settings({name: value})
@@ -328,3 +331,22 @@ def test_the_readme_documents_every_setting_with_its_default():
             rows = [line for line in readme.splitlines() if line.startswith("| `%s`" % name)]
             assert rows and any(default in row for row in rows), "%s: the README does not give its default %s" % (
                 name, default)
+
+
+@pytest.mark.parametrize("records", ["one", "batch", "one-for-one", "ONE-FOR-ONE"])
+def test_records_shapes_are_read(records):
+    settings = Settings({"BOOTSTRAP_SDK_EXEC_RECORDS": records})
+    assert settings.problems == [] and settings.executable.records == records.lower()
+
+
+def test_blank_numbers_as_zero_is_opt_in():
+    assert Settings({}).executable.blank_as_zero is False
+    assert Settings({"BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS": "zero"}).executable.blank_as_zero is True
+
+
+def test_the_record_shapes_are_the_codecs():
+    """settings (foundation) cannot import the codec; the two lists must still agree."""
+    from bootstrap_sdk.copybook.codec import RECORD_SHAPES as CODEC_SHAPES
+    from bootstrap_sdk.settings import RECORD_SHAPES
+
+    assert RECORD_SHAPES == CODEC_SHAPES
