@@ -169,3 +169,59 @@ def test_an_executable_named_like_a_python_file_is_run_as_a_program(start_runtim
     name = _program(task, "report.py", "#!/bin/sh\necho 'a report, by a program'\n")
     runtime = start_runtime(name, task_root=str(task), **FAST)
     assert runtime.invoke(b"{}").body == b"a report, by a program\n"
+
+
+COPYBOOK = """       01  REC.
+           05  R-NAME    PIC X(5).
+           05  R-AMOUNT  PIC 9(3)V99.
+"""
+
+
+@pytest.fixture
+def records_task(task: Path) -> Path:
+    (task / "REC.cpy").write_text(COPYBOOK)
+    (task / "REC.cpy").chmod(0o644)
+    return task
+
+
+def _records_runtime(start_runtime, task: Path, program: str, **env: str):
+    name = _program(task, "records.sh", "#!/bin/sh\n" + program + "\n")
+    return start_runtime(name, task_root=str(task), BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK="REC.cpy",
+                         BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK="REC.cpy", **FAST, **env)
+
+
+def test_a_program_that_writes_no_record_for_one_is_invalid_output(start_runtime, records_task):
+    runtime = _records_runtime(start_runtime, records_task, "cat > /dev/null")
+    error = runtime.invoke(b'{"name": "ADA", "amount": 1.5}').json()
+    assert error["errorType"] == "Copybook.InvalidOutput"
+    assert "wrote no record" in error["errorMessage"]
+
+
+def test_a_one_for_one_batch_that_loses_a_record_is_invalid_output(start_runtime, records_task):
+    runtime = _records_runtime(start_runtime, records_task, "head -n 2", BOOTSTRAP_SDK_EXEC_RECORDS="one-for-one")
+    batch = b'[{"name": "A", "amount": 1}, {"name": "B", "amount": 2}, {"name": "C", "amount": 3}]'
+    error = runtime.invoke(batch).json()
+    assert error["errorType"] == "Copybook.InvalidOutput"
+    assert "3 records in, 2 out" in error["errorMessage"]
+    assert runtime.invoke(batch[:-1] + b', {"name": "D", "amount": 4}]').json()["errorType"] == \
+        "Copybook.InvalidOutput", "served again, and checked again"
+
+
+def test_a_lying_output_record_is_refused_naming_its_field(start_runtime, records_task):
+    # "12  " in PIC 9(3)V99 used to read as 120.00 (spaces taken for zeros).
+    runtime = _records_runtime(start_runtime, records_task, "cat > /dev/null; printf 'ADA  12   \\n'")
+    error = runtime.invoke(b'{"name": "ADA", "amount": 1.5}').json()
+    assert error["errorType"] == "Copybook.InvalidOutput"
+    assert "amount" in error["errorMessage"]
+    lenient = _records_runtime(start_runtime, records_task, "cat > /dev/null; printf 'ADA       \\n'",
+                               BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS="zero")
+    assert lenient.invoke(b'{"name": "ADA", "amount": 1.5}').json() == {"name": "ADA", "amount": 0}
+
+
+def test_a_hostile_number_is_refused_naming_its_field(start_runtime, records_task):
+    runtime = _records_runtime(start_runtime, records_task, "cat")
+    for number in (b"1e999999999", b"1e-999999999", b"1e999990", b"9" * 5000):
+        error = runtime.invoke(b'{"name": "ADA", "amount": ' + number + b'}').json()
+        assert error["errorType"] == "Copybook.InvalidEvent", number[:20]
+        assert "amount" in error["errorMessage"]
+    assert runtime.invoke(b'{"name": "ADA", "amount": 1.5}').json() == {"name": "ADA", "amount": 1.5}
