@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 
+from .logs import clean_text, safe_text
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
@@ -77,29 +79,6 @@ def header_error_type(error_type: str) -> str:
     return safe if "." in safe.strip(".") else "Function." + safe.strip(".")
 
 
-def _clean(text: str) -> str:
-    """``text`` as UTF-8 can carry it: each lone surrogate becomes its ``\\udcxx`` escape.
-
-    (``logs.clean_text`` does the same; the foundation modules import no SDK module.)
-    """
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return text
-
-
-def _text(value: Any) -> str:
-    if type(value) is str:
-        return _clean(value)
-    try:
-        return _clean(str(value))
-    except BaseException as exc:
-        return "<%s; str() raised %s>" % (_type_name(value), _type_name(exc))
-
-
 def _type_name(value: Any) -> str:
     try:
         name = type(value).__name__
@@ -147,7 +126,7 @@ def _trim(text: str) -> str:
 
 def _exception_message(exc: BaseException) -> str:
     try:
-        return _trim(_clean(str(exc)))
+        return _trim(clean_text(str(exc)))
     except BaseException as inner:  # a __str__ that raises (even SystemExit) must not lose the error
         return "<%s; str() raised %s>" % (_type_name(exc), _type_name(inner))
 
@@ -173,10 +152,10 @@ class ErrorReport:
         stack_trace: Optional[List[str]] = None,
         frames: Optional[List[Frame]] = None,
     ) -> None:
-        self.error_type = _text(error_type)
-        self.message = _text(message)
-        self.stack_trace = [_text(entry) for entry in stack_trace or []]
-        self.frames = [(_text(path), line, _text(name), None if source is None else _text(source))
+        self.error_type = safe_text(error_type)
+        self.message = safe_text(message)
+        self.stack_trace = [safe_text(entry) for entry in stack_trace or []]
+        self.frames = [(safe_text(path), line, safe_text(name), None if source is None else safe_text(source))
                        for path, line, name, source in frames or []]
 
     @classmethod
@@ -202,7 +181,7 @@ class ErrorReport:
         """The ``Lambda-Runtime-Function-XRay-Error-Cause`` header, or None if too big."""
         stack = [{"label": name, "path": path, "line": line} for path, line, name, _ in self.frames]
         cause = {
-            "working_directory": _clean(_working_directory()),
+            "working_directory": clean_text(_working_directory()),
             "exceptions": [{"type": self.error_type, "message": self.message, "stack": stack}],
             "paths": sorted({path for path, _, _, _ in self.frames}),
         }

@@ -19,9 +19,12 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
 from bootstrap_sdk.local.sandbox import SANDBOX_GID, SANDBOX_UID
+
+if TYPE_CHECKING:
+    from bootstrap_sdk.runtime_api import RuntimeApiClient
 
 
 class Raw:
@@ -327,3 +330,20 @@ def start_runtime(address: str, handler: str, log_path: Path, runtime_root: Path
     return subprocess.Popen([os.path.realpath(sys.executable), "-m", "bootstrap_sdk"], env=full_env,
                             stdout=open(log_path, "wb"), stderr=subprocess.STDOUT, cwd=str(functions),
                             user=SANDBOX_UID, group=SANDBOX_GID, extra_groups=[])
+
+
+_clients: List["RuntimeApiClient"] = []
+
+
+def client_of(api: "FakeRuntimeApi", attempts: int = 3, **options: float) -> "RuntimeApiClient":
+    """A runtime's client of ``api``; closed after the test (tests/unit/conftest.py)."""
+    from bootstrap_sdk.runtime_api import Backoff, RuntimeApiClient
+
+    client = RuntimeApiClient(api.address, Backoff(attempts), **options)
+    _clients.append(client)
+    return client
+
+
+def close_clients() -> None:
+    while _clients:
+        _clients.pop().connection.close()

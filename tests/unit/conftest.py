@@ -6,7 +6,7 @@ from typing import Iterator
 
 import pytest
 
-from fake_runtime_api import FakeRuntimeApi
+from fake_runtime_api import FakeRuntimeApi, close_clients
 
 
 @pytest.fixture
@@ -34,3 +34,10 @@ def api(module_api: FakeRuntimeApi) -> FakeRuntimeApi:
     """The module's fake, as new: no events, no recorded requests, no programmed failures."""
     module_api.reset()
     return module_api
+
+
+@pytest.fixture(autouse=True)
+def _close_clients() -> Iterator[None]:
+    """Clients made with fake_runtime_api.client_of are closed after each test."""
+    yield
+    close_clients()

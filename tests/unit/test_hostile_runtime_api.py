@@ -13,13 +13,13 @@ import time
 from typing import Any, Callable, Iterator, List
 
 import pytest
-from fake_runtime_api import FakeRuntimeApi, Raw, answer, event_headers
+from fake_runtime_api import FakeRuntimeApi, Raw, answer, client_of, event_headers
 
 from bootstrap_sdk import invoke_loop, logs
 from bootstrap_sdk.context import UNKNOWN_DEADLINE_BUDGET_MS, FunctionInfo
 from bootstrap_sdk.http_connection import BODY_LIMIT, HEADER_LIMIT
 from bootstrap_sdk.invoke_loop import InvokeLoop
-from bootstrap_sdk.runtime_api import Backoff, RuntimeApiClient, RuntimeApiError
+from bootstrap_sdk.runtime_api import RuntimeApiError
 
 NEXT = "/invocation/next"
 FUNCTION = FunctionInfo("hostile-fn")
@@ -45,19 +45,8 @@ def log_out() -> Iterator[io.StringIO]:
         logs.set_request_id(None)
 
 
-clients: List[RuntimeApiClient] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while clients:
-        clients.pop().connection.close()
-
-
 def _loop(api: FakeRuntimeApi, handler: Any = None) -> InvokeLoop:
-    client = RuntimeApiClient(api.address, Backoff(3), answer_timeout=ANSWER_TIMEOUT)
-    clients.append(client)
+    client = client_of(api, answer_timeout=ANSWER_TIMEOUT)
     return InvokeLoop(handler or (lambda event, context: {"served": event}), client, FUNCTION)
 
 
@@ -381,8 +370,7 @@ def test_a_post_never_answered_is_fatal_within_the_bound(api, log_out, suffix):
 
 def test_an_init_error_never_answered_is_fatal_within_the_bound(api):
     api.add_fault("/init/error", Raw(after="hang"))
-    client = RuntimeApiClient(api.address, Backoff(3), answer_timeout=ANSWER_TIMEOUT)
-    clients.append(client)
+    client = client_of(api, answer_timeout=ANSWER_TIMEOUT)
     with pytest.raises(RuntimeApiError, match="did not answer within"):
         _within(10, lambda: client.post_init_error(b"{}", "Runtime.Fake"))
 
@@ -418,8 +406,7 @@ def test_next_waits_past_the_answer_bound_after_a_bounded_post(api):
 @pytest.mark.parametrize("error_type, header", [("Bad\r\nX-Injected: 1", "Function.Bad__X-Injected__1"),
                                                 ("Caf\u00e9\u20ac.Type", "Caf__.Type")])
 def test_an_init_error_type_cannot_break_its_header(api, error_type, header):
-    client = RuntimeApiClient(api.address, Backoff(3), answer_timeout=ANSWER_TIMEOUT)
-    clients.append(client)
+    client = client_of(api, answer_timeout=ANSWER_TIMEOUT)
     assert _within(5, lambda: client.post_init_error(b"{}", error_type)) == 202
     (posted,) = api.posts("/init/error")
     assert posted.headers["lambda-runtime-function-error-type"] == header

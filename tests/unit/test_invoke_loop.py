@@ -11,7 +11,7 @@ import sys
 from typing import Any, Iterator, List
 
 import pytest
-from fake_runtime_api import FakeRuntimeApi
+from fake_runtime_api import FakeRuntimeApi, client_of
 
 import bootstrap_sdk
 from bootstrap_sdk import logs
@@ -19,7 +19,7 @@ from bootstrap_sdk.context import FunctionInfo
 from bootstrap_sdk.errors import FunctionError
 from bootstrap_sdk.invoke_loop import InvokeLoop
 from bootstrap_sdk.payload import raw_event
-from bootstrap_sdk.runtime_api import Backoff, RuntimeApiClient, RuntimeApiError
+from bootstrap_sdk.runtime_api import RuntimeApiError
 
 BASE = "/2018-06-01/runtime/invocation/"
 FUNCTION = FunctionInfo("loop-fn", "$LATEST", "512", "/aws/lambda/loop-fn", "stream-1")
@@ -42,19 +42,8 @@ def log_out(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
         logs.set_request_id(None)
 
 
-clients: List[RuntimeApiClient] = []
-
-
-@pytest.fixture(autouse=True)
-def _close_clients() -> Iterator[None]:
-    yield
-    while clients:
-        clients.pop().connection.close()
-
-
 def _loop(handler: Any, api: FakeRuntimeApi, **options: Any) -> InvokeLoop:
-    client = RuntimeApiClient(api.address, Backoff(3))
-    clients.append(client)
+    client = client_of(api)
     return InvokeLoop(handler, client, FUNCTION, **options)
 
 

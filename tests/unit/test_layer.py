@@ -196,12 +196,18 @@ def test_a_missing_library_is_refused_and_nothing_is_written(built, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_a_program_for_another_architecture_is_refused(built, tmp_path):
+def _foreign_program(built, tmp_path: Path) -> Path:
+    """The test program, its ELF header saying it is for the other architecture."""
     data = bytearray((built.inputs / "prog").read_bytes())
     data[18:20] = (183 if ARCH == "x86_64" else 62).to_bytes(2, "little")
     foreign = tmp_path / "tool"
     foreign.write_bytes(bytes(data))
     foreign.chmod(0o755)
+    return foreign
+
+
+def test_a_program_for_another_architecture_is_refused(built, tmp_path):
+    foreign = _foreign_program(built, tmp_path)
     with pytest.raises(BuildError) as caught:
         build_layer(LayerOptions(output=tmp_path / "bad.zip", executables=[foreign]))
     other = "EM_AARCH64" if ARCH == "x86_64" else "EM_X86_64"
@@ -211,11 +217,7 @@ def test_a_program_for_another_architecture_is_refused(built, tmp_path):
 
 
 def test_every_problem_is_listed_at_once_an_architecture_mismatch_included(built, tmp_path):
-    data = bytearray((built.inputs / "prog").read_bytes())
-    data[18:20] = (183 if ARCH == "x86_64" else 62).to_bytes(2, "little")
-    foreign = tmp_path / "tool"
-    foreign.write_bytes(bytes(data))
-    foreign.chmod(0o755)
+    foreign = _foreign_program(built, tmp_path)
     secret = tmp_path / "secret.cfg"
     secret.write_text("x")
     secret.chmod(0o600)
