@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from decimal import Decimal
 
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -104,3 +105,49 @@ def _runtime(start_runtime, handler, bootstrap=None, **env):
     if key not in cache:
         cache[key] = start_runtime(handler, bootstrap=bootstrap, **env)
     return cache[key]
+
+
+_record_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF, blacklist_characters="\x7f"),
+                       max_size=8).map(lambda text: text.rstrip(" "))
+
+
+def _scaled(digits: int, places: int, signed: bool) -> st.SearchStrategy[Decimal]:
+    bound = 10 ** digits - 1
+    return st.integers(-bound if signed else 0, bound).map(lambda n: Decimal(n).scaleb(-places))
+
+
+records = st.fixed_dictionaries({
+    "name": _record_text,
+    "amount": _scaled(7, 2, False),
+    "delta": _scaled(4, 1, True),
+    "total": _scaled(9, 2, True),
+    "count": st.integers(0, 9999).map(Decimal),
+})
+
+
+def _dumps(value: object) -> str:
+    """JSON with Decimals written exactly as they are (json.dumps knows no Decimal)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_dumps(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join("%s: %s" % (json.dumps(k), _dumps(v)) for k, v in value.items()) + "}"
+    return json.dumps(value)
+
+
+@given(batch=st.lists(records, min_size=1, max_size=6))
+@example(batch=[{"name": "", "amount": Decimal("0.00"), "delta": Decimal("-0.1"), "total": Decimal("-9999999.99"),
+                 "count": Decimal(9999)}])
+@settings(max_examples=40)
+def test_records_round_trip_through_a_program_exactly(start_runtime, batch):
+    """decode(encode(x)) == x through the real RIE, a real program and the record files,
+    numbers with their exact scale (1.50 stays 1.50)."""
+    runtime = _runtime(start_runtime, "copy_records.sh", BOOTSTRAP_SDK_EXEC_MODE="file",
+                       BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK="ROUNDTRIP.cpy",
+                       BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK="ROUNDTRIP.cpy", BOOTSTRAP_SDK_EXEC_RECORDS="one-for-one")
+    result = runtime.invoke(_dumps(batch).encode())
+    assert result.status == 200
+    answered = json.loads(result.body, parse_float=Decimal, parse_int=Decimal)
+    assert answered == batch
+    assert [str(r["amount"]) for r in answered] == [str(r["amount"]) for r in batch], "the scale too"
