@@ -135,11 +135,15 @@ class ExecutableHandler:
         try:
             records, count = self.records.encode_event(event)
         except RecordError as exc:
-            raise FunctionError("invalid event: %s" % exc, "Copybook.InvalidEvent") from None
+            # A field's error names it; the event's shape as a whole ("event") needs no name twice.
+            what = exc.message if exc.field == "event" else str(exc)
+            raise FunctionError("invalid event: %s" % what, "Copybook.InvalidEvent") from None
         output = self._run_once(records, context, workdir, kill_at)
         try:
             return encode_result(self.records.decode_output(output, count))[0]
         except RecordError as exc:
+            if exc.field == "output":  # the number of records, not one record's content
+                raise FunctionError("%s: %s" % (self.command, exc.message), "Copybook.InvalidOutput") from None
             raise FunctionError("%s wrote output the output copybook does not describe: %s" % (self.command, exc),
                                 "Copybook.InvalidOutput") from None
 
