@@ -116,6 +116,18 @@ def test_sys_exit_in_a_handler_is_an_error_not_the_end(start_runtime):
     assert runtime.invoke(b'{"code": 5}').json()["errorMessage"] == "5"
 
 
+def test_keyboard_interrupt_and_an_unencodable_message_are_errors_and_logged_whole(start_runtime):
+    runtime = start_runtime("behaviours.interrupt")
+    error = runtime.invoke(b"{}").json()
+    assert (error["errorType"], error["errorMessage"]) == ("KeyboardInterrupt", "stop")
+    error = runtime.invoke(b'{"surrogate": true}').json()
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", "ledger \\udcff unreadable")
+    log = runtime.log()
+    assert "ValueError: ledger \\udcff unreadable" in log, "the error and its traceback reach the log"
+    assert 'raise ValueError("ledger' in log
+    assert runtime.invoke(b"{}").json()["errorType"] == "KeyboardInterrupt", "the runtime serves on"
+
+
 def test_unserialisable_result_is_a_marshal_error(start_runtime):
     runtime = start_runtime("behaviours.unserialisable")
     error = runtime.invoke(b"{}").json()

@@ -30,6 +30,13 @@ def exit_now(event, context):
     sys.exit(event.get("code", 3))
 
 
+def interrupt(event, context):
+    """What a handler may raise that is no Exception at all, and a message no UTF-8 holds."""
+    if event.get("surrogate"):
+        raise ValueError("ledger \udcff unreadable")
+    raise KeyboardInterrupt("stop")
+
+
 def unserialisable(event, context):
     return {"when": object()}
 
