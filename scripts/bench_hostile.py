@@ -19,6 +19,7 @@ import threading
 import time
 import tracemalloc
 from pathlib import Path
+from typing import Tuple
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,7 +57,7 @@ def time_numbers() -> float:
     return worst * 1e6
 
 
-def time_header() -> tuple:
+def time_header() -> Tuple[float, float]:
     """(seconds, peak MB of Python allocations) to refuse a 64 MB header."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
