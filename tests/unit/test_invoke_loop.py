@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import io
 import json
-import logging
 import os
 import sys
 from typing import Any, Iterator, List
 
 import pytest
 from fake_runtime_api import FakeRuntimeApi, client_of
+from log_state import logs_restored
 
 import bootstrap_sdk
 from bootstrap_sdk import logs
@@ -29,17 +29,10 @@ FUNCTION = FunctionInfo("loop-fn", "$LATEST", "512", "/aws/lambda/loop-fn", "str
 def log_out(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     """Capture the runtime's log; restore the sink, the logging bridge and the trace variable."""
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
-    root = logging.getLogger()
-    saved = (logs._sink, logs._bridged, list(root.handlers), root.level)
-    out = io.StringIO()
-    logs._sink = logs.LogSink("Text", "", out)
-    try:
+    with logs_restored():
+        out = io.StringIO()
+        logs._sink = logs.LogSink("Text", "", out)
         yield out
-    finally:
-        logs._sink, logs._bridged = saved[0], saved[1]
-        root.handlers[:] = saved[2]
-        root.setLevel(saved[3])
-        logs.set_request_id(None)
 
 
 def _loop(handler: Any, api: FakeRuntimeApi, **options: Any) -> InvokeLoop:

@@ -39,6 +39,7 @@ import logging  # noqa: E402
 from typing import Iterator, Tuple  # noqa: E402
 
 import pytest  # noqa: E402
+from log_state import logs_restored  # noqa: E402
 
 from bootstrap_sdk import logs  # noqa: E402
 
@@ -119,17 +120,11 @@ def test_a_stdout_that_cannot_encode_gets_the_line_escaped():
 
 @pytest.fixture
 def bridged() -> Iterator[io.BytesIO]:
-    root = logging.getLogger()
-    saved = (logs._sink, logs._bridged, list(root.handlers), root.level)
-    raw, stdout = _strict_stdout()
-    logs._sink = LogSink("Text", "", stdout)
-    logs.bridge_logging()
-    try:
+    with logs_restored():
+        raw, stdout = _strict_stdout()
+        logs._sink = LogSink("Text", "", stdout)
+        logs.bridge_logging()
         yield raw
-    finally:
-        logs._sink, logs._bridged = saved[0], saved[1]
-        root.handlers[:] = saved[2]
-        root.setLevel(saved[3])
 
 
 def test_the_logging_bridge_writes_what_logging_cannot_format(bridged, capsys):
