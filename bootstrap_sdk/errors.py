@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 # errorType values for failures the runtime itself detects (the managed runtime's names).
 MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
+# What an empty _HANDLER is told: where the value comes from, and what it should hold.
+NO_HANDLER = ("No handler: _HANDLER is empty. Lambda sets it from the function's Handler setting (--handler of "
+              "aws lambda create-function and of run-lambda-local, Handler: in a SAM or CloudFormation template): "
+              "MODULE.FUNCTION for Python, for example 'app.handler', or a program's command line")
 IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
 USER_CODE_SYNTAX_ERROR = "Runtime.UserCodeSyntaxError"
 HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"

@@ -16,6 +16,7 @@ from .errors import (
     HANDLER_NOT_FOUND,
     IMPORT_MODULE_ERROR,
     MALFORMED_HANDLER_NAME,
+    NO_HANDLER,
     USER_CODE_SYNTAX_ERROR,
     ErrorReport,
     InitError,
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 def split_handler(handler: str) -> Tuple[str, str]:
     """``"pkg/mod.fn"`` → ``("pkg.mod", "fn")``; a malformed string is an InitError."""
     text = handler.strip()
+    if not text:
+        raise InitError(MALFORMED_HANDLER_NAME, NO_HANDLER)
     module, sep, function = text.rpartition(".")
     module = module.replace("/", ".")
     parts = module.split(".") if module else []

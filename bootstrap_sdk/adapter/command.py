@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from ..errors import MALFORMED_HANDLER_NAME, InitError
+from ..errors import MALFORMED_HANDLER_NAME, NO_HANDLER, InitError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def split_command(handler: str) -> List[str]:
     except ValueError as exc:
         raise InitError(MALFORMED_HANDLER_NAME, "Bad handler %r: %s" % (handler, exc)) from None
     if not words:
-        raise InitError(MALFORMED_HANDLER_NAME, "Bad handler %r: no program named" % (handler,))
+        raise InitError(MALFORMED_HANDLER_NAME, NO_HANDLER)
     return words
 
 
@@ -64,4 +64,59 @@ def resolve_program(name: str, task_root: str, path: str) -> Optional[str]:
         candidate = os.path.join(directory or ".", name)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return os.path.abspath(candidate)
+    return None
+
+
+def missing_interpreter(program: str) -> Optional[str]:
+    """Why ``program`` cannot start though it exists, or None: the interpreter it names — an
+    ELF program's loader (PT_INTERP) or a script's ``#!`` program — is not there. exec()
+    reports that as a bare ENOENT for the program itself, which misleads.
+
+    A dynamically linked program made on a build machine names that OS's loader
+    (``/lib64/ld-linux-x86-64.so.2``): provided.al2023 has it, a musl loader it has not, and
+    run-lambda-local's sandbox (no OS userland) has none.
+    """
+    try:
+        with open(program, "rb") as handle:
+            head = handle.read(4096)
+            if head.startswith(b"#!"):
+                words = head[2:].split(b"\n", 1)[0].split()
+                if not words or not words[0].startswith(b"/") or os.path.exists(words[0]):
+                    return None
+                return ("it starts with '#!%s', which this environment does not have: bundle the interpreter "
+                        "in a layer and point the #! line at it" % os.fsdecode(words[0]))
+            loader = _elf_interpreter(handle, head)
+    except OSError:
+        return None
+    if loader is None or os.path.exists(loader):
+        return None
+    return ("it is dynamically linked and needs the loader %s (the OS's, where it was built), which this "
+            "environment does not have: bundle it with make-runtime-layer --executable (which brings its own "
+            "loader and libraries), or link it statically. run-lambda-local's sandbox has no OS libraries at "
+            "all (--os-userland borrows this machine's)" % loader)
+
+
+def _elf_interpreter(handle: object, head: bytes) -> Optional[str]:
+    """The PT_INTERP path of the ELF file open as ``handle`` (``head``: its first bytes)."""
+    if head[:4] != b"\x7fELF" or len(head) < 64 or head[4] not in (1, 2) or head[5] not in (1, 2):
+        return None
+    wide = head[4] == 2
+    little = head[5] == 1
+
+    def number(at: int, size: int, data: bytes = head) -> int:
+        return int.from_bytes(data[at:at + size], "little" if little else "big")
+
+    phoff, phentsize, phnum = ((number(0x20, 8), number(0x36, 2), number(0x38, 2)) if wide
+                               else (number(0x1C, 4), number(0x2A, 2), number(0x2C, 2)))
+    for index in range(min(phnum, 64)):
+        start = phoff + index * phentsize
+        if start + phentsize > len(head):
+            return None
+        if number(start, 4) == 3:  # PT_INTERP
+            offset, size = ((number(start + 8, 8), number(start + 32, 8)) if wide
+                            else (number(start + 4, 4), number(start + 16, 4)))
+            if size > 4096:
+                return None
+            handle.seek(offset)  # type: ignore[attr-defined]
+            return os.fsdecode(handle.read(size).split(b"\0", 1)[0])  # type: ignore[attr-defined]
     return None

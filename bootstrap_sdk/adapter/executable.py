@@ -21,7 +21,7 @@ from .. import logs, shutdown
 from ..errors import FunctionError, InitError
 from . import child_process
 from .child_process import SpawnError
-from .command import resolve_program, split_command
+from .command import missing_interpreter, resolve_program, split_command
 from .workdir import Workdirs
 
 TYPE_CHECKING = False
@@ -56,6 +56,10 @@ class ExecutableHandler:
             raise InitError("Runtime.ExecutableNotExecutable",
                             "Program %s is not executable (mode %o): set its x bit (chmod 755) before zipping"
                             % (program, os.stat(program).st_mode & 0o7777))
+        unstartable = missing_interpreter(program)
+        if unstartable:
+            raise InitError("Runtime.ExecutableInterpreterNotFound",
+                            "Program %s cannot start: %s" % (program, unstartable))
         self.argv = [program] + words[1:]
         self.name = os.path.basename(program)
         # How errors name the program: its command line, the program's directory left out.

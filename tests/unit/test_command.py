@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
+from native import gcc
 
-from bootstrap_sdk.adapter.command import names_program, resolve_program, split_command
+from bootstrap_sdk.adapter.command import missing_interpreter, names_program, resolve_program, split_command
 from bootstrap_sdk.errors import MALFORMED_HANDLER_NAME, InitError
+from bootstrap_sdk.packaging.patch import find_patchelf
 
 
 def _file(path: Path, mode: int = 0o755) -> Path:
@@ -95,7 +98,10 @@ def test_split_command_rejects_malformed_lines(handler):
     with pytest.raises(InitError) as caught:
         split_command(handler)
     assert caught.value.error_type == MALFORMED_HANDLER_NAME == "Runtime.MalformedHandlerName"
-    assert repr(handler) in caught.value.message
+    if handler.strip():
+        assert repr(handler) in caught.value.message
+    else:  # nothing to quote: the message says where the value comes from instead
+        assert "_HANDLER is empty" in caught.value.message and "Handler setting" in caught.value.message
 
 
 # -- resolve_program ---------------------------------------------------------------------
@@ -156,3 +162,40 @@ def test_resolve_with_an_empty_path_finds_nothing_outside_the_task_root(layout, 
     monkeypatch.chdir(empty)
     assert resolve_program("report", str(task), "") is None
     assert resolve_program("bin/payroll", str(task), "") == str(task / "bin" / "payroll")
+
+
+# -- missing_interpreter -----------------------------------------------------------------
+
+MAIN = "int main(void) { return 0; }\n"
+
+
+def test_a_program_whose_loader_exists_can_start(tmp_path):
+    assert missing_interpreter(str(gcc(tmp_path / "dynamic", MAIN))) is None
+    assert missing_interpreter(str(gcc(tmp_path / "static", MAIN, "-static"))) is None
+
+
+@pytest.mark.parametrize("loader", ["/lib/ld-musl-x86_64.so.1", "/nonexistent/" + "l" * 200 + ".so"])
+def test_a_program_whose_loader_is_missing_is_named_with_its_loader(tmp_path, loader):
+    program = gcc(tmp_path / "hello", MAIN)
+    subprocess.run([find_patchelf(), "--set-interpreter", loader, str(program)], check=True)
+    message = missing_interpreter(str(program))
+    assert message is not None
+    assert "needs the loader %s" % loader in message
+    assert "make-runtime-layer --executable" in message and "--os-userland" in message
+
+
+def test_a_script_whose_interpreter_is_missing_is_named_with_it(tmp_path):
+    script = tmp_path / "tool.sh"
+    script.write_text("#!/no/such/bash -e\necho hi\n")
+    message = missing_interpreter(str(script))
+    assert message is not None and "'#!/no/such/bash'" in message
+
+
+@pytest.mark.parametrize("head", [b"#!/bin/sh\n", b"#! /bin/sh -e\n", b"#!\n", b"#!env python3\n", b"plain text\n",
+                                  b"\x7fELF\x02\x01" + b"\xff" * 200, b"\x7fELF"])
+def test_anything_else_is_left_to_exec(tmp_path, head):
+    """Relative or existing interpreters, non-ELF files and damaged ELF headers: exec decides."""
+    path = tmp_path / "thing"
+    path.write_bytes(head)
+    assert missing_interpreter(str(path)) is None
+    assert missing_interpreter(str(tmp_path / "absent")) is None

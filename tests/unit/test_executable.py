@@ -290,11 +290,22 @@ def test_persistent_mode_serves_invokes_from_one_process_and_restarts_it(harness
 
 
 def test_persistent_program_that_cannot_start_fails_init(harness):
-    harness.script("serve.py", PERSISTENT, shebang="#!%s" % (harness.task / "no-such-interpreter"))
+    # The interpreter exists but cannot be executed (a directory): exec fails at spawn.
+    harness.script("serve.py", PERSISTENT, shebang="#!%s" % harness.task)
     handler = harness.handler("bin/serve.py", BOOTSTRAP_SDK_EXEC_MODE="persistent")
     with pytest.raises(InitError) as caught:
         handler.start()
     assert caught.value.error_type == "Runtime.ExecutableSpawnError"
+
+
+@pytest.mark.parametrize("mode", ["stdio", "persistent"])
+def test_a_program_whose_interpreter_is_missing_fails_init_saying_which(harness, mode):
+    missing = harness.task / "no-such-interpreter"
+    harness.script("serve.py", PERSISTENT, shebang="#!%s" % missing)
+    with pytest.raises(InitError) as caught:
+        harness.handler("bin/serve.py", BOOTSTRAP_SDK_EXEC_MODE=mode)
+    assert caught.value.error_type == "Runtime.ExecutableInterpreterNotFound"
+    assert "'#!%s'" % missing in caught.value.message
 
 
 # -- init errors -------------------------------------------------------------------------

@@ -23,4 +23,8 @@ def test_split_handler_rejects_with_a_clear_error(handler):
     with pytest.raises(InitError) as caught:
         split_handler(handler)
     assert caught.value.error_type == "Runtime.MalformedHandlerName"
-    assert repr(handler) in caught.value.message
+    if handler:
+        assert repr(handler) in caught.value.message
+    else:  # nothing to quote: say it is missing, and where Lambda reads it from
+        assert caught.value.message.startswith("No handler: _HANDLER is empty")
+        assert "Handler setting" in caught.value.message
