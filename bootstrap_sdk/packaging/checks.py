@@ -13,7 +13,7 @@ from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 import attr
 
-from .elf import MACHINES, is_elf, read_elf
+from .elf import GLIBC_SONAMES, MACHINES, SYSTEM_LOADERS, ElfInfo, is_elf, read_elf
 from .zipper import LinkEscape, LinkLoop, resolve_inside, special_file_problem
 
 UNZIPPED_LIMIT = 262_144_000   # function + all layers, unzipped (250 MB)
@@ -119,6 +119,10 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
                 if warning:
                     findings.warnings.append(warning)
             info = read_elf(str(path))
+            if not st.st_mode & 0o111:
+                warning = _execute_bit_warning(rel, path, st.st_mode, info)
+                if warning:
+                    findings.warnings.append(warning)
             if info is None:
                 continue
             if info.machine != machine:
@@ -128,6 +132,8 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
                 findings.errors.append("%s needs %s, but %s has glibc %d.%d: bundle it with --executable "
                                        "(it then brings its own glibc) or build it against an older glibc"
                                        % (rel, info.glibc_text(), runtime, *glibc))
+            elif info.is_program and info.interpreter and rel not in bundled:
+                _check_os_linked(root, rel, info, arch, runtime, mount, findings)
         dirs[:] = [d for d in dirs if not (Path(directory) / d).is_symlink()]
     if needs_bootstrap:
         _check_bootstrap(root, findings)
@@ -136,6 +142,45 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
         findings.errors.append("unzipped size %s exceeds Lambda's %s limit for a function and all its layers"
                                % (megabytes(total), megabytes(UNZIPPED_LIMIT)))
     return findings
+
+
+def _execute_bit_warning(rel: str, path: Path, mode: int, info: Optional[ElfInfo]) -> Optional[str]:
+    """A file that looks meant to run but has no execute bit: it fails only when invoked."""
+    if info is not None:
+        meant = info.is_program
+    else:
+        meant = rel.startswith("bin/") or "/bin/" in rel or shebang_interpreter(path) is not None
+    if not meant:
+        return None
+    return ("%s is not executable (mode %o): Lambda would fail to run it with \"permission denied\" "
+            "(Runtime.ExecutableNotExecutable when it is the handler); chmod 755 it"
+            % (rel, stat.S_IMODE(mode)))
+
+
+def _check_os_linked(root: Path, rel: str, info: ElfInfo, arch: str, runtime: str, mount: str,
+                     findings: Findings) -> None:
+    """A program that uses a loader it does not bring: the OS's, which Lambda has (and the
+    local sandbox has not), or another one, which Lambda has not either."""
+    loader = info.interpreter or ""
+    if loader.startswith(mount + "/") or loader.startswith(CODE_DIRS):
+        return  # brought by this tree or another layer
+    version = "%d.%d" % RUNTIMES[runtime]
+    if loader != SYSTEM_LOADERS[arch]:
+        findings.errors.append(
+            "%s needs the loader %s, which %s does not have: Lambda would fail to start it with \"No such file "
+            "or directory\". Bundle it with make-runtime-layer --executable (which brings its loader and "
+            "libraries), or link it statically" % (rel, loader, runtime))
+        return
+    places = [root / "lib"] + ([root] if mount == "/var/task" else [])
+    missing = [name for name in info.needed if name not in GLIBC_SONAMES
+               and not any((place / name).exists() for place in places)]
+    needs = "; it also needs %s, not part of glibc and not in this tree (%s/lib): a layer must bring %s in " \
+            "/opt/lib" % (", ".join(missing), mount, "it" if len(missing) == 1 else "them") if missing else ""
+    findings.warnings.append(
+        "%s is linked against the OS's glibc (loader %s, needs %s; %s has %s): it runs on Lambda on the OS's "
+        "libraries%s. run-lambda-local's sandbox has no OS libraries, so there it fails with \"No such file or "
+        "directory\" unless run with --os-userland. To ship everything it needs, bundle it with "
+        "make-runtime-layer --executable instead" % (rel, loader, info.glibc_text(), runtime, version, needs))
 
 
 # What provided.al2023 (and provided.al2) offer a script's #! line besides the code itself.
@@ -225,13 +270,36 @@ def executable_problems(paths: Iterable[Path]) -> List[str]:
             problems.append("%s: no such file (for --executable)" % path)
         elif not path.is_file():
             problems.append("%s is not a file: --executable takes programs (use --include for directories)" % path)
-        elif not os.access(path, os.X_OK):
-            problems.append("%s is not executable (mode %o): chmod 755 it, or use --include for data"
-                            % (path, stat.S_IMODE(path.stat().st_mode)))
-        elif is_elf(str(path)):
-            info = read_elf(str(path))
-            if info is None:
-                problems.append("%s is a damaged ELF file (truncated or corrupt): rebuild it" % path)
-            elif not info.is_program_or_library:
-                problems.append("%s is an ELF %s file, not a program: link it into one" % (path, info.kind))
+        else:
+            problem = _program_problem(path)
+            if problem:
+                problems.append(problem)
     return problems
+
+
+def _program_problem(path: Path) -> Optional[str]:
+    """Why the file ``path`` cannot run as a program, or None."""
+    if is_elf(str(path)):
+        info = read_elf(str(path))
+        if info is None:
+            return "%s is a damaged ELF file (truncated or corrupt): rebuild it" % path
+        if not info.is_program_or_library:
+            return "%s is an ELF %s file, not a program: link it into one" % (path, info.kind)
+        if not info.is_program:
+            return _module_problem(path, info)
+    if not os.access(path, os.X_OK):
+        return ("%s is not executable (mode %o): chmod 755 it, or use --include for data"
+                % (path, stat.S_IMODE(path.stat().st_mode)))
+    return None
+
+
+def _module_problem(path: Path, info: ElfInfo) -> str:
+    """What to say of a shared library or loadable module given as a program."""
+    text = "%s is a loadable module (a shared library), not a program: it cannot be run by itself" % path
+    if any(name.startswith("libcob.so") for name in info.needed):
+        module = path.name.split(".", 1)[0]
+        return (text + ". It is a COBOL module (cobc -m): bundle GnuCOBOL's runner instead, "
+                "--executable \"$(command -v cobcrun)\", ship %s in the function code, and set the handler to "
+                "'cobcrun -M /var/task/ %s'; or compile a program with cobc -x" % (path.name, module))
+    return (text + ". Bundle the program that loads it (--executable), and put this library in a --library-path "
+            "directory: the closure brings it along")

@@ -21,6 +21,9 @@ from elftools.elf.gnuversions import GNUVerNeedSection
 # Architecture names as Lambda spells them, and the ELF machine each one means.
 MACHINES = {"x86_64": "EM_X86_64", "arm64": "EM_AARCH64"}
 LOADERS = {"x86_64": "ld-linux-x86-64.so.2", "arm64": "ld-linux-aarch64.so.1"}
+# Where a program linked against an OS's glibc expects its loader: where Amazon Linux has it.
+SYSTEM_LOADERS = {"x86_64": "/lib64/ld-linux-x86-64.so.2", "arm64": "/lib/ld-linux-aarch64.so.1"}
+DF_1_PIE = 0x08000000  # DT_FLAGS_1: a position-independent executable (a static-pie one has no PT_INTERP)
 # glibc's own libraries: bundled with its loader, never patched.
 GLIBC_SONAMES = frozenset({
     "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
@@ -44,10 +47,17 @@ class ElfInfo:
     soname: Optional[str]
     glibc_version: Optional[Tuple[int, int]]  # the highest GLIBC_x.y it needs
     kind: str = "ET_EXEC"  # e_type: ET_EXEC or ET_DYN run; ET_REL (an object file) does not
+    flags_1: int = 0  # DT_FLAGS_1
 
     @property
     def is_program_or_library(self) -> bool:
         return self.kind in ("ET_EXEC", "ET_DYN")
+
+    @property
+    def is_program(self) -> bool:
+        """Can it be exec'd? A shared library or loadable module (ET_DYN without a loader
+        and without the PIE flag, a COBOL module from ``cobc -m`` among them) cannot."""
+        return self.kind == "ET_EXEC" or (self.kind == "ET_DYN" and bool(self.interpreter or self.flags_1 & DF_1_PIE))
 
     @property
     def is_dynamic(self) -> bool:
@@ -84,6 +94,7 @@ def _read(path: str, elf: ELFFile) -> ElfInfo:
     rpath: List[str] = []
     runpath: List[str] = []
     soname = None
+    flags_1 = 0
     newest: Optional[Tuple[int, int]] = None
     for segment in elf.iter_segments():
         if segment.header.p_type == "PT_INTERP":
@@ -101,6 +112,8 @@ def _read(path: str, elf: ELFFile) -> ElfInfo:
                     runpath.extend(p for p in getattr(tag, "runpath").split(":") if p)
                 elif kind == "DT_SONAME":
                     soname = getattr(tag, "soname")
+                elif kind == "DT_FLAGS_1":
+                    flags_1 = tag.entry.d_val
         elif isinstance(section, GNUVerNeedSection):
             for _, auxiliaries in section.iter_versions():
                 for aux in auxiliaries:
@@ -112,7 +125,7 @@ def _read(path: str, elf: ELFFile) -> ElfInfo:
                         if newest is None or version > newest:
                             newest = version
     return ElfInfo(path, machine, interpreter, tuple(needed), tuple(rpath), tuple(runpath), soname, newest,
-                   elf.header["e_type"])
+                   elf.header["e_type"], flags_1)
 
 
 def system_library_dirs() -> List[str]:
