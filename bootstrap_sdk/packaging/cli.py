@@ -1,14 +1,17 @@
 """``make-runtime-layer`` and ``make-function-zip``: the packaging commands.
 
 Exit codes: 0 built; 2 bad command line; 3 an input failed a check (every problem is
-listed, an unusable --python among them); 4 a tool the build runs failed (patchelf).
+listed, an unusable --python among them), an input cannot be read or the output cannot be
+written; 4 a tool the build runs failed (patchelf).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -101,14 +104,39 @@ def layer_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _fail(code: int, problems: List[str]) -> int:
+def _fail(code: int, problems: List[str], prog: str = "make-runtime-layer") -> int:
     for problem in problems:
-        print("make-runtime-layer: error: %s" % problem, file=sys.stderr)
+        print("%s: error: %s" % (prog, problem), file=sys.stderr)
     return code
+
+
+def output_problem(output: Path) -> Optional[str]:
+    """Why ``output`` cannot be written, found before a build spends its time: the
+    directory is made and a scratch file tried in it (as root, access() says yes even
+    where a read-only mount or an attribute says no)."""
+    if output.is_dir():
+        return "%s is a directory: -o takes the zip's file name, e.g. %s" % (output, output / "layer.zip")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(prefix=".write-test-", dir=output.parent)
+        os.close(fd)
+        os.unlink(scratch)
+    except OSError as exc:
+        return ("cannot write %s: %s: choose another -o, or run as a user who can write there"
+                % (output, exc.strerror or exc))
+    return None
+
+
+def _io_problem(exc: OSError) -> str:
+    """An input or output the build could not use, in one line."""
+    return "%s: %s" % (exc.filename or "a file of the build", exc.strerror or exc)
 
 
 def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
     args = layer_parser().parse_args(argv)
+    unwritable = output_problem(args.output)
+    if unwritable:
+        return _fail(EXIT_CHECK, [unwritable])
     options = LayerOptions(
         output=args.output, runtime=args.runtime, arch=args.arch, executables=args.executable,
         includes=include_pairs(args.include), library_paths=args.library_path, python=args.python,
@@ -121,6 +149,8 @@ def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
         return _fail(EXIT_CHECK, exc.problems)
     except (InterpreterError, PatchError) as exc:
         return _fail(EXIT_TOOL, [str(exc)])
+    except OSError as exc:
+        return _fail(EXIT_CHECK, [_io_problem(exc)])
     for warning in result.warnings:
         print("make-runtime-layer: warning: %s" % warning, file=sys.stderr)
     if args.json:
@@ -131,28 +161,57 @@ def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def make_function_zip(argv: Optional[List[str]] = None) -> int:
+FUNCTION_EPILOG = """\
+The same checks as make-runtime-layer's, for code that lands in /var/task (exit 3, every
+problem listed): paths, symlinks, world-readable files, ELF files built for --arch and
+for the target's glibc, programs that lean on a loader the target lacks; warnings for a
+file meant to run without its execute bit, for a program linked against the OS's glibc
+(it runs on Lambda, not in run-lambda-local's sandbox), and for a #! interpreter the code
+does not bring. With --handler, what the handler names is checked too.
+
+examples:
+  make-function-zip app/ -o build/function.zip --handler app.handler
+  make-function-zip . -o function.zip --handler 'cobcrun -M /var/task/ PAYROLL' -q
+"""
+
+
+def function_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="make-function-zip",
+        prog="make-function-zip", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=FUNCTION_EPILOG,
         description="Zip a function's code directory with the layer rules: deterministic, explicit modes, "
                     "the same checks (bootstrap optional); writes NAME.manifest.json beside it.")
-    parser.add_argument("source", type=Path, help="the directory that becomes /var/task")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="the zip to write")
-    parser.add_argument("--runtime", default="provided.al2023", choices=sorted(checks.RUNTIMES))
-    parser.add_argument("--arch", default=host_arch(), choices=["x86_64", "arm64"])
-    parser.add_argument("-q", "--quiet", action="store_true")
-    parser.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
-    args = parser.parse_args(argv)
+    parser.add_argument("source", type=Path, help="the directory whose contents become /var/task")
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="the zip to write (it may be inside the source directory: it is never zipped itself)")
+    parser.add_argument("--runtime", default="provided.al2023", choices=sorted(checks.RUNTIMES),
+                        help="the function's runtime: its glibc is what programs in the code are checked against "
+                             "(default %(default)s: glibc 2.34; provided.al2: 2.26)")
+    parser.add_argument("--arch", default=host_arch(), choices=["x86_64", "arm64"],
+                        help="the function's architecture (default: this machine's, %(default)s); any ELF file "
+                             "built for another is refused")
+    parser.add_argument("--handler", metavar="H",
+                        help="the function's handler (_HANDLER): checks that the program or Python module it "
+                             "names is in the code and, for a program, executable")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress line (warnings still shown)")
+    parser.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout (for CI)")
+    return parser
+
+
+def make_function_zip(argv: Optional[List[str]] = None) -> int:
+    args = function_parser().parse_args(argv)
+    prog = "make-function-zip"
+    unwritable = output_problem(args.output)
+    if unwritable:
+        return _fail(EXIT_CHECK, [unwritable], prog)
     try:
-        manifest = build_function_zip(args.source, args.output, args.runtime, args.arch, _progress(args.quiet))
+        manifest = build_function_zip(args.source, args.output, args.runtime, args.arch, _progress(args.quiet),
+                                      handler=args.handler)
     except BuildError as exc:
-        for problem in exc.problems:
-            print("make-function-zip: error: %s" % problem, file=sys.stderr)
-        return EXIT_CHECK
+        return _fail(EXIT_CHECK, exc.problems, prog)
+    except OSError as exc:
+        return _fail(EXIT_CHECK, [_io_problem(exc)], prog)
     for warning in manifest["warnings"]:  # type: ignore[attr-defined]
-        print("make-function-zip: warning: %s" % warning, file=sys.stderr)
+        print("%s: warning: %s" % (prog, warning), file=sys.stderr)
     if args.json:
         print(json.dumps(manifest, indent=2))
     return 0
-
-

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
+from ..adapter.command import names_program, split_command
+from ..errors import InitError
+from ..python_handler import split_handler
 from . import checks, zipper
 from .checks import BuildError
 from .manifest import function_manifest, manifest_path_for, sha256_of, write_manifest
@@ -14,6 +18,46 @@ from .options import Progress, host_arch
 def check_function(source: Path, runtime: str, arch: str, exclude: Iterable[str] = ()) -> checks.Findings:
     """Check a function-code directory with the layer's rules (bootstrap optional)."""
     return checks.check_tree(source, arch, runtime, needs_bootstrap=False, mount="/var/task", exclude=exclude)
+
+
+def check_handler(source: Path, handler: str, findings: checks.Findings) -> None:
+    """What the handler names, checked against the code as Lambda will resolve it
+    (``adapter.command``'s rules): a program in the code must be there and executable;
+    a Python handler's module should be. Programs on PATH or in /opt come from layers:
+    not checked here."""
+    task_root = str(source)
+    if names_program(handler, task_root, "", False):
+        try:
+            program = split_command(handler)[0]
+        except InitError as exc:
+            findings.errors.append("--handler %r: %s" % (handler, exc.message))
+            return
+        if program.startswith("/var/task/"):
+            program = program[len("/var/task/"):]
+        elif os.path.isabs(program) or "/" not in program and not (source / program).exists():
+            return  # in /opt, or a bare name found on Lambda's PATH (/opt/bin): a layer's
+        path = source / program
+        if not path.is_file():
+            findings.errors.append("the handler names the program %s, which is not in %s: Lambda would fail "
+                                   "with Runtime.ExecutableNotFound" % (program, source))
+        elif not os.stat(path).st_mode & 0o111:
+            findings.warnings.append("the handler names %s, which is not executable (mode %o): Lambda would fail "
+                                     "with Runtime.ExecutableNotExecutable; chmod 755 it"
+                                     % (program, os.stat(path).st_mode & 0o7777))
+        return
+    text = handler.strip()
+    if text.startswith("/") or text and "." not in text and "/" not in text:
+        return  # a program in /opt or on PATH (a layer's), as the runtime would find it
+    try:
+        module = split_handler(handler)[0]
+    except InitError as exc:
+        findings.errors.append("--handler %r: %s" % (handler, exc.message))
+        return
+    candidates = [module.replace(".", "/") + ".py", module.replace(".", "/") + "/__init__.py"]
+    if not any((source / name).is_file() for name in candidates):
+        findings.warnings.append("the handler %s names the Python module %s, but %s holds neither %s: Lambda "
+                                 "would fail with Runtime.ImportModuleError unless a layer brings it"
+                                 % (handler, module, source, " nor ".join(candidates)))
 
 
 def own_files(source: Path, output: Path) -> List[str]:
@@ -28,11 +72,15 @@ def own_files(source: Path, output: Path) -> List[str]:
 
 
 def build_function_zip(source: Path, output: Path, runtime: str = "provided.al2023",
-                       arch: Optional[str] = None, progress: Progress = lambda line: None) -> Dict[str, object]:
+                       arch: Optional[str] = None, progress: Progress = lambda line: None,
+                       handler: Optional[str] = None) -> Dict[str, object]:
     if not source.is_dir():
-        raise BuildError(["%s is not a directory" % source])
+        raise BuildError(["%s is not a directory: give the directory whose contents become /var/task" % source
+                          if source.exists() else "%s: no such directory" % source])
     exclude = own_files(source, output)
     findings = check_function(source, runtime, arch or host_arch(), exclude)
+    if handler is not None:
+        check_handler(source, handler, findings)
     findings.raise_if_failed()
     output.parent.mkdir(parents=True, exist_ok=True)
     zipper.write_zip(source, output, exclude=exclude)

@@ -15,8 +15,9 @@ from typing import List
 
 import pytest
 
+from bootstrap_sdk.packaging import checks
 from bootstrap_sdk.packaging.checks import BuildError
-from bootstrap_sdk.packaging.function_zip import build_function_zip
+from bootstrap_sdk.packaging.function_zip import build_function_zip, check_handler
 from bootstrap_sdk.packaging.manifest import manifest_path_for
 from bootstrap_sdk.packaging.options import host_arch
 
@@ -99,10 +100,11 @@ def test_progress_and_the_warnings_of_scripts(tmp_path):
 
 def test_a_source_that_is_not_a_directory_is_refused(tmp_path):
     source = function_dir(tmp_path)
-    for bad in (source / "app.py", tmp_path / "missing"):
+    for bad, problem in ((source / "app.py", "is not a directory: give the directory whose contents become /var/task"),
+                         (tmp_path / "missing", ": no such directory")):
         with pytest.raises(BuildError) as caught:
             build_function_zip(bad, tmp_path / "f.zip")
-        assert caught.value.problems == ["%s is not a directory" % bad]
+        assert caught.value.problems == ["%s%s" % (bad, problem if problem.startswith(":") else " " + problem)]
     assert not (tmp_path / "f.zip").exists()
 
 
@@ -158,3 +160,50 @@ def test_an_output_inside_the_source_directory_is_not_zipped_into_itself(tmp_pat
     with zipfile.ZipFile(source / "function.zip") as archive:
         names = archive.namelist()
     assert names == ["app.py"] and manifest["files"] == 1
+
+
+# -- --handler: what it names is checked against the code ---------------------------------
+
+def _handler_findings(source: Path, handler: str) -> "checks.Findings":
+    findings = checks.Findings()
+    check_handler(source, handler, findings)
+    return findings
+
+
+@pytest.mark.parametrize("handler", ["app.handler", "run.sh", "./run.sh --flag", "/var/task/run.sh x",
+                                     "cobcrun -M /var/task/ PAYROLL", "/opt/bin/tool", "tool"])
+def test_a_handler_that_resolves_passes(tmp_path, handler):
+    findings = _handler_findings(function_dir(tmp_path), handler)
+    assert (findings.errors, findings.warnings) == ([], [])
+
+
+def test_a_handler_naming_a_program_not_in_the_code_is_refused(tmp_path):
+    source = function_dir(tmp_path)
+    findings = _handler_findings(source, "bin/payroll --strict")
+    assert findings.errors == ["the handler names the program bin/payroll, which is not in %s: Lambda would fail "
+                               "with Runtime.ExecutableNotFound" % source]
+
+
+def test_a_handler_naming_a_program_without_its_x_bit_is_warned_about(tmp_path):
+    source = function_dir(tmp_path)
+    (source / "run.sh").chmod(0o644)
+    findings = _handler_findings(source, "run.sh")
+    assert findings.warnings == ["the handler names run.sh, which is not executable (mode 644): Lambda would fail "
+                                 "with Runtime.ExecutableNotExecutable; chmod 755 it"]
+
+
+def test_a_python_handler_whose_module_is_missing_is_warned_about(tmp_path):
+    source = function_dir(tmp_path)
+    findings = _handler_findings(source, "pkg/mod.handler")
+    assert findings.errors == []
+    assert findings.warnings == ["the handler pkg/mod.handler names the Python module pkg.mod, but %s holds "
+                                 "neither pkg/mod.py nor pkg/mod/__init__.py: Lambda would fail with "
+                                 "Runtime.ImportModuleError unless a layer brings it" % source]
+
+
+@pytest.mark.parametrize("handler, says", [("", "No handler: _HANDLER is empty"), ("app.", "Bad handler 'app.'"),
+                                           ("run.sh 'unbalanced", "No closing quotation")])
+def test_a_malformed_handler_is_refused_with_the_runtime_s_words(tmp_path, handler, says):
+    findings = _handler_findings(function_dir(tmp_path), handler)
+    [error] = findings.errors
+    assert error.startswith("--handler %r: " % handler) and says in error

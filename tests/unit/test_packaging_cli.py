@@ -216,7 +216,8 @@ def test_make_function_zip_refusals(tmp_path):
     source = function_source(tmp_path)
     code, out, err = run_cli(cli.make_function_zip, [str(source / "app.py"), "-o", str(tmp_path / "f.zip")])
     assert (code, out) == (3, "")
-    assert err.splitlines() == ["make-function-zip: error: %s is not a directory" % (source / "app.py")]
+    assert err.splitlines() == ["make-function-zip: error: %s is not a directory: give the directory whose contents become /var/task"
+                                  % (source / "app.py")]
     (source / "secret").write_text("k")
     (source / "secret").chmod(0o600)
     code, _, err = run_cli(cli.make_function_zip, [str(source), "-o", str(tmp_path / "f.zip"), "-q"])
