@@ -172,8 +172,8 @@ def _encode_text(field: Field, value: Any, path: str) -> bytes:
     except UnicodeEncodeError:
         raise RecordError(path, "%s has characters that %s cannot hold" % (_show(value), TEXT_ENCODING)) from None
     if len(data) > field.size:
-        raise RecordError(path, "%s is %d characters, too long for PIC %s (%d)" % (
-            _show(value), len(data), field.picture, field.size))
+        raise RecordError(path, "%s is %d characters, %d too many for PIC %s" % (
+            _show(value), len(data), len(data) - field.size, field.picture))
     return data.ljust(field.size, b" ")
 
 

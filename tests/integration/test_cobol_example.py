@@ -156,7 +156,7 @@ def test_bad_records_are_rejected_with_return_code_8(payroll, change, status, me
 
 @pytest.mark.parametrize("change, field, message", [
     ({"hourly_rate": "thirty-one"}, "hourly_rate", "'thirty-one' is not a number (PIC 9(3)V99)"),
-    ({"emp_name": "X" * 25}, "emp_name", "too long for PIC X(24)"),
+    ({"emp_name": "X" * 25}, "emp_name", "25 characters, 1 too many for PIC X(24)"),
     ({"hourly_rate": Decimal("31.405")}, "hourly_rate", "more than 2 decimal places"),
     ({"hours": [1] * 8}, "hours", "8 items, but OCCURS 7"),
     ({"tax_rate": -1}, "tax_rate", "is negative, but PIC V999 is unsigned"),

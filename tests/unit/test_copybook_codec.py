@@ -122,7 +122,7 @@ def _sample():
     ({"unsigned": "12a"}, "unsigned", "'12a' is not a number"),
     ({"unsigned": True}, "unsigned", "expected a number"),
     ({"unsigned": 1.5}, "unsigned", "got a float"),
-    ({"text": "TOO LONG!"}, "text", "too long for PIC X(8)"),
+    ({"text": "TOO LONG!"}, "text", "9 characters, 1 too many for PIC X(8)"),
     ({"text": "€uro"}, "text", "characters that latin-1 cannot hold"),
     ({"text": 5}, "text", "expected text"),
     ({"group": {"code": "A", "amounts": [1, 2, 3, 4]}}, "group.amounts", "4 items, but OCCURS 3"),
