@@ -21,8 +21,10 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..packaging.checks import ENVIRONMENT_LIMIT, SYNC_PAYLOAD_LIMIT
-from ..packaging.zipper import UnsafeZip
+from ..packaging.checks import ENVIRONMENT_LIMIT, SYNC_PAYLOAD_LIMIT, BuildError, check_tree
+from ..packaging.function_zip import check_function
+from ..packaging.options import host_arch
+from ..packaging.zipper import UnsafeZip, write_zip
 from .rie import RieFailed, RieNotFound
 from .sandbox import Sandbox, SandboxError, function_log, lay_out
 
@@ -47,11 +49,17 @@ def parser() -> argparse.ArgumentParser:
                                 epilog=EPILOG,
                                 description="Lay out up to five layer zips and a function zip as Lambda does, run "
                                             "them under the real Runtime Interface Emulator, and invoke them.")
-    p.add_argument("--layer", type=Path, action="append", default=[], metavar="ZIP",
-                   help="a layer zip, extracted into /opt in the order given (at most 5)")
-    p.add_argument("--function", type=Path, metavar="ZIP", help="the function zip, extracted into /var/task")
-    p.add_argument("--handler", help="_HANDLER (default: none; a bootstrap may not need one)")
-    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="function environment")
+    p.add_argument("--layer", type=Path, action="append", default=[], metavar="ZIP|DIR",
+                   help="a layer zip, extracted into /opt in the order given (at most 5); a directory is zipped "
+                        "first, with make-runtime-layer's checks")
+    p.add_argument("--function", type=Path, metavar="ZIP|DIR",
+                   help="the function zip, extracted into /var/task; a directory is zipped first, as "
+                        "make-function-zip would")
+    p.add_argument("--handler", help="_HANDLER, the function's Handler setting: MODULE.FUNCTION or a program's "
+                                     "command line (the bootstrap-sdk runtime needs one; a bootstrap of your own "
+                                     "may not)")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="a variable of the function's environment (repeatable; at most 4 KB in all, as Lambda)")
     p.add_argument("--timeout", type=int, default=3, metavar="S",
                    help="function timeout in seconds, 1-900 (default 3, as Lambda's)")
     p.add_argument("--memory", type=int, default=128, metavar="MB",
@@ -82,6 +90,26 @@ class Interrupted(Exception):
 
 def _raise_interrupted(signum: int, frame: object) -> None:
     raise Interrupted(signum)
+
+
+def zipped(path: Path, kind: str, scratch: Path) -> Path:
+    """``path`` itself if it is a zip; a directory zipped into ``scratch`` with the checks
+    of make-function-zip (``kind`` "function") or of a layer's tree (bootstrap optional:
+    another layer or the function may bring it). Refusals raise BuildError; warnings are
+    printed."""
+    if not path.is_dir():
+        return path
+    if kind == "function":
+        findings = check_function(path, "provided.al2023", host_arch())
+    else:
+        findings = check_tree(path, host_arch(), "provided.al2023", needs_bootstrap=False)
+    findings.errors[:] = ["--%s %s: %s" % (kind, path, problem) for problem in findings.errors]
+    findings.raise_if_failed()
+    for warning in findings.warnings:
+        print("run-lambda-local: warning: --%s %s: %s" % (kind, path, warning), file=sys.stderr)
+    output = scratch / ("%s-%d.zip" % (kind, len(list(scratch.iterdir()))))
+    write_zip(path, output)
+    return output
 
 
 def _env(args: argparse.Namespace) -> Dict[str, str]:
@@ -130,10 +158,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     previous = {signum: signal.signal(signum, _raise_interrupted) for signum in (signal.SIGTERM, signal.SIGHUP)}
     root = args.root or Path(tempfile.mkdtemp(prefix="lambda-root-"))
     log_path = Path(tempfile.mkstemp(prefix="run-lambda-local-", suffix=".log")[1])
+    scratch = Path(tempfile.mkdtemp(prefix="run-lambda-local-zips-"))
     try:
         env = _env(args)
+        if "_HANDLER" not in env:
+            print("run-lambda-local: warning: no --handler (nor --env _HANDLER=...): _HANDLER is empty, and the "
+                  "bootstrap-sdk runtime then fails init with Runtime.MalformedHandlerName; a bootstrap of your "
+                  "own may not need one", file=sys.stderr)
         event = _read_event(args)
-        lay_out(root, args.layer, args.function)
+        layers = [zipped(layer, "layer", scratch) for layer in args.layer]
+        function = zipped(args.function, "function", scratch) if args.function else None
+        lay_out(root, layers, function)
         with open(log_path, "wb") as log:
             sandbox = Sandbox(root, env, log=log, port=args.port if args.serve else 0, memory_mb=args.memory,
                               ephemeral_storage_mb=args.ephemeral_storage, timeout_s=args.timeout,
@@ -155,6 +190,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (SandboxError, UnsafeZip, RieNotFound) as exc:
         print("run-lambda-local: error: %s" % exc, file=sys.stderr)
         return 3
+    except BuildError as exc:
+        for problem in exc.problems:
+            print("run-lambda-local: error: %s" % problem, file=sys.stderr)
+        return 3
     except RieFailed as exc:
         print("run-lambda-local: error: %s" % exc, file=sys.stderr)
         for line in log_path.read_text(errors="replace").splitlines()[-20:]:
@@ -168,6 +207,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(signum, signal.SIG_IGN)  # a second signal must not cut the clean-up short
         log_path.unlink()
+        shutil.rmtree(scratch, ignore_errors=True)
         if not args.keep_root and args.root is None:
             shutil.rmtree(root, ignore_errors=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -60,7 +60,7 @@ def check_inputs(layers: Sequence[Path], function: Optional[Path]) -> int:
     total = 0
     for path in list(layers) + ([function] if function else []):
         if not path.is_file():
-            raise SandboxError("%s: no such zip" % path)
+            raise SandboxError("%s: %s" % (path, "not a zip file" if path.exists() else "no such file"))
         total += unzipped_size(path)
     if total > UNZIPPED_LIMIT:
         raise SandboxError("function and layers unzip to %s, over Lambda's %s limit"
