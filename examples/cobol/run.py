@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The COBOL example, end to end: build, lay out as Lambda does, run under the RIE, invoke.
 
-    python examples/cobol/run.py [--out build/cobol] [--no-build]
+    python3 examples/cobol/run.py [--out build/cobol] [--no-build]
 
 Builds the layer and the function (build.py), lays them out in a Lambda-shaped root
 (/opt, /var/task, /tmp; nothing of this machine's libraries), starts the real RIE
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from decimal import Decimal
@@ -25,7 +26,9 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from bootstrap_sdk.local.sandbox import Sandbox, function_log, lay_out  # noqa: E402
+from bootstrap_sdk.local.rie import RieFailed, RieNotFound  # noqa: E402
+from bootstrap_sdk.local.sandbox import Sandbox, SandboxError, function_log, lay_out  # noqa: E402
+from bootstrap_sdk.packaging.zipper import UnsafeZip  # noqa: E402
 
 import build  # noqa: E402
 
@@ -72,16 +75,38 @@ def _pretty(value: object, indent: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def main() -> int:
+def arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=ROOT / "build" / "cobol")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "cobol",
+                        help="where the layer and function are built (default: build/cobol in the repository)")
     parser.add_argument("--no-build", action="store_true", help="use what --out already holds")
-    args = parser.parse_args()
-    if args.no_build:
-        built = {"layer": args.out / "cobol-runtime.zip", "function": args.out / "payroll-function.zip"}
+    return parser
+
+
+def main() -> int:
+    args = arg_parser().parse_args()
+    try:
+        return run(args.out, args.no_build)
+    except build.BuildFailed as exc:
+        print("run.py: error: %s" % exc, file=sys.stderr)
+    except (SandboxError, UnsafeZip, RieNotFound, RieFailed) as exc:
+        print("run.py: error: %s" % exc, file=sys.stderr)
+    except OSError as exc:
+        print("run.py: error: %s: %s" % (exc.filename or "", exc.strerror or exc), file=sys.stderr)
+    return 2
+
+
+def run(out: Path, no_build: bool) -> int:
+    """Build (unless ``no_build``), lay out, invoke every sample; 1 if an answer was not HTTP 200."""
+    if os.geteuid() != 0:
+        raise SandboxError("the sandbox needs root (namespaces, mounts, a cgroup, chroot), as Docker would: "
+                           "run this as root")
+    if no_build:
+        built = {"layer": out / "cobol-runtime.zip",
+                 "function": out / ("%s-function.zip" % build.function_name(build.PROGRAMS))}
     else:
         print("== building the layer and the function (examples/cobol/build.py)")
-        built = build.build(args.out)
+        built = build.build(out)
     for kind in ("layer", "function"):
         manifest = json.loads(built[kind].with_name(built[kind].stem + ".manifest.json").read_text())
         print("%-8s %s: %.2f MB zipped, %.2f MB unzipped, sha256 %s" % (

@@ -1,0 +1,288 @@
+"""The ordinary mistakes of a first hour, each driven through the real command as a user
+types it: the message must say what went wrong and what to do, and the exit code must
+say it failed. No traceback, no bare errno, no silent success that fails on Lambda."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+COBOL = REPO / "examples" / "cobol"
+ECHO_PROGRAM = '#include <stdio.h>\nint main(void) { char b[256]; size_t n = fread(b, 1, sizeof b, stdin);\n' \
+               '  printf("{\\"read\\": %zu}", n); return 0; }\n'
+UNPRIVILEGED = ["setpriv", "--reuid", "993", "--regid", "990", "--clear-groups"]
+
+
+def run(command: Sequence[str], *, user: bool = False, stdin: bytes = b"", cwd: Optional[Path] = None,
+        timeout: float = 300) -> subprocess.CompletedProcess:
+    """A command as a user runs it: the venv's tools first on PATH (an activated venv)."""
+    env = dict(os.environ, PATH="%s:%s" % (BIN, os.environ.get("PATH", "/usr/bin:/bin")))
+    argv = (UNPRIVILEGED if user else []) + list(command)
+    return subprocess.run(argv, input=stdin, capture_output=True, env=env, cwd=cwd, timeout=timeout)
+
+
+def lines(text: bytes) -> List[str]:
+    return text.decode(errors="replace").splitlines()
+
+
+def assert_no_traceback(result: subprocess.CompletedProcess) -> None:
+    assert b"Traceback" not in result.stderr and b"panic:" not in result.stderr, result.stderr.decode()
+
+
+@pytest.fixture(scope="module")
+def work() -> Iterator[Path]:
+    """Scratch space uid 993 can reach (pytest's own is private to root)."""
+    tmp = Path(tempfile.mkdtemp(prefix="newcomer-"))
+    tmp.chmod(0o755)
+    yield tmp
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def runtime_layer(work: Path) -> Path:
+    result = run([str(BIN / "make-runtime-layer"), "-o", str(work / "runtime.zip"), "-q"])
+    assert result.returncode == 0, result.stderr.decode()
+    return work / "runtime.zip"
+
+
+@pytest.fixture(scope="module")
+def dynamic_function(work: Path) -> Path:
+    """Function code holding a program gcc linked against this machine's glibc, as a
+    newcomer builds one (not bundled with make-runtime-layer --executable)."""
+    code = work / "dynamic-code"
+    (code / "bin").mkdir(parents=True)
+    source = work / "echo.c"
+    source.write_text(ECHO_PROGRAM)
+    subprocess.run(["gcc", "-O2", "-o", str(code / "bin" / "echo"), str(source)], check=True)
+    return code
+
+
+# -- a dynamically linked program in the function code ------------------------------------
+
+def test_make_function_zip_names_the_loader_and_glibc_a_dynamic_program_needs(dynamic_function: Path, work: Path):
+    result = run([str(BIN / "make-function-zip"), str(dynamic_function), "-o", str(work / "dynamic.zip"),
+                  "--handler", "bin/echo", "-q"])
+    assert result.returncode == 0  # it runs on Lambda, on the OS's glibc
+    [warning] = lines(result.stderr)
+    assert warning.startswith("make-function-zip: warning: bin/echo is linked against the OS's glibc (loader "
+                              "/lib64/ld-linux-x86-64.so.2, needs GLIBC_2.")
+    assert "provided.al2023 has 2.34" in warning and "make-runtime-layer --executable" in warning
+    assert "--os-userland" in warning
+
+
+def test_in_the_sandbox_it_fails_init_naming_the_missing_loader_and_runs_with_os_userland(
+        dynamic_function: Path, runtime_layer: Path, work: Path):
+    zipped = work / "dynamic-run.zip"
+    assert run([str(BIN / "make-function-zip"), str(dynamic_function), "-o", str(zipped), "-q"]).returncode == 0
+    command = [str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--function", str(zipped),
+               "--handler", "bin/echo", "--quiet"]
+    failed = run(command, stdin=b'{"name": "Ada"}')
+    assert failed.returncode == 1
+    answer = json.loads(failed.stdout)
+    assert answer["errorType"] == "Runtime.ExecutableInterpreterNotFound"
+    assert answer["errorMessage"].startswith("Program /var/task/bin/echo cannot start: it is dynamically linked "
+                                             "and needs the loader /lib64/ld-linux-x86-64.so.2")
+    assert "make-runtime-layer --executable" in answer["errorMessage"]
+    served = run(command + ["--os-userland"], stdin=b'{"name": "Ada"}')
+    assert (served.returncode, json.loads(served.stdout)) == (0, {"read": 15}), served.stderr.decode()
+
+
+# -- a program without its execute bit ---------------------------------------------------
+
+def test_make_function_zip_warns_of_a_program_without_its_x_bit(work: Path):
+    code = work / "no-x"
+    (code / "bin").mkdir(parents=True)
+    (code / "bin" / "report").write_text("echo no shebang either\n")
+    (code / "bin" / "report").chmod(0o644)
+    result = run([str(BIN / "make-function-zip"), str(code), "-o", str(work / "no-x.zip"), "--handler",
+                  "bin/report --weekly", "-q"])
+    assert result.returncode == 0
+    assert lines(result.stderr) == [
+        'make-function-zip: warning: bin/report is not executable (mode 644): Lambda would fail to run it with '
+        '"permission denied" (Runtime.ExecutableNotExecutable when it is the handler); chmod 755 it',
+        "make-function-zip: warning: the handler names bin/report, which is not executable (mode 644): Lambda "
+        "would fail with Runtime.ExecutableNotExecutable; chmod 755 it"]
+
+
+def test_make_function_zip_refuses_a_handler_naming_a_program_the_code_lacks(work: Path):
+    code = work / "empty-code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return event\n")
+    result = run([str(BIN / "make-function-zip"), str(code), "-o", str(work / "lacks.zip"), "--handler",
+                  "bin/payroll", "-q"])
+    assert result.returncode == 3
+    assert lines(result.stderr) == ["make-function-zip: error: the handler names the program bin/payroll, which "
+                                    "is not in %s: Lambda would fail with Runtime.ExecutableNotFound" % code]
+    assert not (work / "lacks.zip").exists()
+
+
+# -- a COBOL module given to --executable -------------------------------------------------
+
+def test_make_runtime_layer_says_a_cobol_module_is_no_program_and_shows_cobcrun(work: Path):
+    source = work / "GREET.cob"
+    source.write_text("       IDENTIFICATION DIVISION.\n       PROGRAM-ID. GREET.\n       PROCEDURE DIVISION.\n"
+                      "           DISPLAY \"HELLO\".\n           GOBACK.\n")
+    subprocess.run(["cobc", "-m", "-o", str(work / "GREET.so"), str(source)], check=True)
+    result = run([str(BIN / "make-runtime-layer"), "-o", str(work / "greet.zip"), "--executable",
+                  str(work / "GREET.so"), "-q"])
+    assert_no_traceback(result)
+    assert result.returncode == 3
+    [error] = lines(result.stderr)
+    assert error.startswith("make-runtime-layer: error: %s is a loadable module (a shared library), not a program"
+                            % (work / "GREET.so"))
+    assert "--executable \"$(command -v cobcrun)\"" in error and "'cobcrun -M /var/task/ GREET'" in error
+    assert ".interp" not in error and not (work / "greet.zip").exists()
+
+
+# -- directories for --function and --layer -------------------------------------------------
+
+def test_run_lambda_local_takes_directories_as_make_function_zip_would_zip_them(runtime_layer: Path, work: Path):
+    layer_dir, code = work / "layer-dir", work / "python-code"
+    with zipfile.ZipFile(runtime_layer) as archive:
+        archive.extractall(layer_dir)
+    for info in zipfile.ZipFile(runtime_layer).infolist():  # extractall drops modes: put them back
+        os.chmod(layer_dir / info.filename, info.external_attr >> 16 & 0o7777)
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return {'hello': event['name']}\n")
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(layer_dir), "--function", str(code),
+                  "--handler", "app.handler", "--quiet"], stdin=b'{"name": "Ada"}')
+    assert (result.returncode, json.loads(result.stdout)) == (0, {"hello": "Ada"}), result.stderr.decode()
+    assert result.stderr == b""
+
+
+def test_a_directory_that_fails_the_checks_is_refused_naming_the_file(runtime_layer: Path, work: Path):
+    code = work / "unsafe-code"
+    code.mkdir()
+    os.symlink("/etc/passwd", code / "passwd")
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--function", str(code),
+                  "--handler", "app.handler"], stdin=b"{}")
+    assert result.returncode == 3
+    assert lines(result.stderr) == ["run-lambda-local: error: --function %s: passwd is a symlink to the absolute "
+                                    "path /etc/passwd: make it relative, inside the layer" % code]
+
+
+def test_a_missing_function_says_no_such_file(runtime_layer: Path, work: Path):
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--function",
+                  str(work / "nope.zip"), "--handler", "app.handler"], stdin=b"{}")
+    assert result.returncode == 3
+    assert lines(result.stderr)[-1] == "run-lambda-local: error: %s: no such file" % (work / "nope.zip")
+
+
+# -- no --handler -------------------------------------------------------------------------
+
+def test_no_handler_is_said_to_be_missing_and_where_it_comes_from(runtime_layer: Path, work: Path):
+    code = work / "handlerless"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return 1\n")
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--function", str(code),
+                  "--quiet"], stdin=b"{}")
+    assert result.returncode == 1
+    assert lines(result.stderr)[0].startswith("run-lambda-local: warning: no --handler (nor --env _HANDLER=...)")
+    answer = json.loads(result.stdout)
+    assert answer["errorType"] == "Runtime.MalformedHandlerName"
+    assert answer["errorMessage"].startswith("No handler: _HANDLER is empty. Lambda sets it from the function's "
+                                             "Handler setting")
+
+
+# -- an output that cannot be written ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def root_only(work: Path) -> Path:
+    """A directory only root may write in, seen by uid 993 as an ordinary user sees /usr."""
+    path = work / "root-only"
+    path.mkdir(mode=0o755)
+    return path
+
+
+@pytest.mark.parametrize("command", ["make-runtime-layer", "make-function-zip"])
+def test_an_unwritable_output_is_one_line_and_exit_3(root_only: Path, work: Path, command: str):
+    code = work / "tiny-code"
+    code.mkdir(exist_ok=True)
+    (code / "app.py").write_text("x = 1\n")
+    code.chmod(0o755)
+    (code / "app.py").chmod(0o644)
+    args = [str(BIN / command)] + ([str(code)] if command == "make-function-zip" else [])
+    result = run(args + ["-o", str(root_only / "out" / "x.zip"), "-q"], user=True)
+    assert_no_traceback(result)
+    assert result.returncode == 3
+    assert lines(result.stderr) == ["%s: error: cannot write %s: Permission denied: choose another -o, or run as a "
+                                    "user who can write there" % (command, root_only / "out" / "x.zip")]
+
+
+def test_build_py_into_an_unwritable_directory_is_one_line(root_only: Path):
+    result = run([sys.executable, str(COBOL / "build.py"), "--out", str(root_only / "cobol")], user=True)
+    assert_no_traceback(result)
+    assert result.returncode == 1
+    assert lines(result.stderr) == ["build.py: error: cannot write %s: Permission denied (choose another --out, or "
+                                    "run as a user who can write there)" % (root_only / "cobol")]
+
+
+def test_the_main_job_into_an_unwritable_directory_is_one_line(work: Path):
+    """As root, a read-only place: /proc refuses new files whoever asks."""
+    result = run(["bash", str(REPO / "scripts" / "main-job.sh"), "--out", "/proc/cobol-build"])
+    assert_no_traceback(result)
+    assert result.returncode == 2
+    assert lines(result.stderr)[-1].startswith("run.py: error: cannot write /proc/cobol-build: ")
+
+
+def test_the_main_job_without_root_says_it_needs_root(work: Path):
+    result = run([sys.executable, str(COBOL / "run.py"), "--out", str(work / "as-user")], user=True)
+    assert_no_traceback(result)
+    assert result.returncode == 2
+    assert lines(result.stderr) == ["run.py: error: the sandbox needs root (namespaces, mounts, a cgroup, chroot), "
+                                    "as Docker would: run this as root"]
+
+
+# -- the walkthrough's adaptation: the function is named after its program ---------------------
+
+def test_build_py_names_the_function_after_the_adapted_program(tmp_path: Path):
+    example = tmp_path / "cobol"
+    shutil.copytree(COBOL, example, ignore=shutil.ignore_patterns("__pycache__"))
+    (example / "src" / "GREET.cob").write_text(
+        "       IDENTIFICATION DIVISION.\n       PROGRAM-ID. GREET.\n       PROCEDURE DIVISION.\n"
+        "           DISPLAY \"HELLO\".\n           GOBACK.\n")
+    result = run([sys.executable, str(example / "build.py"), "--out", str(tmp_path / "out"), "--program", "GREET"])
+    assert result.returncode == 0, result.stderr.decode()
+    assert lines(result.stdout)[-1] == "function: %s" % (tmp_path / "out" / "greet-function.zip")
+    with zipfile.ZipFile(tmp_path / "out" / "greet-function.zip") as archive:
+        names = archive.namelist()
+    assert "GREET.so" in names and "PAYROLL.so" not in names
+    missing = run([sys.executable, str(example / "build.py"), "--out", str(tmp_path / "out"), "--program", "NOPE"])
+    assert missing.returncode == 1
+    assert lines(missing.stderr) == ["build.py: error: %s: no such program (each name in --program or PROGRAMS is "
+                                     "a file src/NAME.cob)" % (example / "src" / "NOPE.cob")]
+
+
+# -- --help describes every option -----------------------------------------------------------
+
+def _parsers() -> Dict[str, object]:
+    sys.path.insert(0, str(COBOL))
+    try:
+        import build
+        import run as run_example
+    finally:
+        sys.path.remove(str(COBOL))
+    from bootstrap_sdk.local.cli import parser as local_parser
+    from bootstrap_sdk.packaging.cli import function_parser, layer_parser
+    return {"make-runtime-layer": layer_parser(), "make-function-zip": function_parser(),
+            "run-lambda-local": local_parser(), "build.py": build.arg_parser(), "run.py": run_example.arg_parser()}
+
+
+@pytest.mark.parametrize("name", ["make-runtime-layer", "make-function-zip", "run-lambda-local", "build.py",
+                                  "run.py"])
+def test_help_describes_every_option(name: str):
+    parser = _parsers()[name]
+    bare = [action.option_strings or [action.dest] for action in parser._actions  # type: ignore[attr-defined]
+            if not (action.help or "").strip()]
+    assert bare == [], "%s: options without help: %s" % (name, bare)
