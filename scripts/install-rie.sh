@@ -1,27 +1,35 @@
 #!/usr/bin/env bash
 # Install the AWS Lambda Runtime Interface Emulator, pinned, into .tools/bin (git-ignored).
 # Built from its Go module as a static binary; idempotent: a no-op when already there.
+# One line of output, as each step of scripts/setup.sh (whose helpers it uses); go's own
+# output goes to .tools/setup.log.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/setup.sh
+source "$root/scripts/setup.sh"  # step, apt_install
+
 version="v0.0.0-20261030222936-bef5c4ba774d"
 module="github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
 bin="$root/.tools/bin"
 stamp="$bin/.aws-lambda-rie.version"
 
-if [ -x "$bin/aws-lambda-rie" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]; then
-  exit 0
-fi
-if ! command -v go >/dev/null 2>&1; then
-  for candidate in /usr/local/go/bin /usr/lib/go/bin; do
-    [ -x "$candidate/go" ] && PATH="$candidate:$PATH"
-  done
-fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "install-rie: installing Go from Debian's packages (the RIE needs Go >= 1.25: GOTOOLCHAIN=auto fetches it)" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go >/dev/null
-fi
-mkdir -p "$bin"
-echo "install-rie: building aws-lambda-rie@$version" >&2
-GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0 GOBIN="$bin" \
-  go install "$module@$version"
-echo "$version" > "$stamp"
+rie_ready() {
+  [ -x "$bin/aws-lambda-rie" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]
+}
+install_rie() {
+  if ! command -v go >/dev/null 2>&1; then
+    for candidate in /usr/local/go/bin /usr/lib/go/bin; do
+      if [ -x "$candidate/go" ]; then PATH="$candidate:$PATH"; fi
+    done
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    # Any Go will do: the RIE needs Go >= 1.25, which GOTOOLCHAIN=auto fetches.
+    echo "no go on PATH: installing golang-go from Debian's packages"
+    apt_install golang-go
+  fi
+  mkdir -p "$bin"
+  GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0 GOBIN="$bin" \
+    go install "$module@$version"
+  echo "$version" > "$stamp"
+}
+step "aws-lambda-rie $version in .tools/bin" rie_ready install_rie

@@ -2,42 +2,106 @@
 # Set up everything the project needs on a fresh machine, idempotently:
 # a virtualenv in .venv (Debian's python3, which links libpython statically and runs as
 # any user), the package with its test tools, gcc and GnuCOBOL, and the pinned RIE in
-# .tools/bin.
+# .tools/bin (scripts/install-rie.sh).
+#
+# It prints one line a step, on stderr: "setup: WHAT ... already there", or
+# "... installed (N s)". What the tools themselves say (apt-get, pip, go) goes to
+# .tools/setup.log, begun afresh by the first step of a run that installs something (a run
+# with nothing to do leaves the last one alone). A step that fails prints the last 40 lines
+# of its output and the log's path, and the script exits non-zero.
+#
+# install-rie.sh and install-sam.sh source this file for the same helpers: sourced, it
+# defines them and returns before doing anything.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+setup_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+setup_log="$setup_root/.tools/setup.log"
 
-apt_install() {
-  if [ -z "${_apt_updated:-}" ]; then apt-get update -qq; _apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+# step WHAT CHECK INSTALL: CHECK and INSTALL name shell functions (called by name, never
+# through eval). If CHECK succeeds, WHAT is already there. Otherwise INSTALL runs in a
+# subshell under `set -e`, all its output appended to the log, and CHECK must succeed after.
+step() {
+  local what=$1 check=$2 install=$3 start=$SECONDS before rc
+  if "$check"; then
+    echo "setup: $what ... already there" >&2
+    return 0
+  fi
+  mkdir -p "$(dirname "$setup_log")"
+  if [ -z "${SETUP_LOG_BEGUN:-}" ]; then  # exported: install-rie.sh run by setup.sh appends
+    : > "$setup_log"
+    export SETUP_LOG_BEGUN=1
+  fi
+  if [ -s "$setup_log" ]; then echo >> "$setup_log"; fi
+  before=$(wc -l < "$setup_log")
+  echo "== $(date -u +%Y-%m-%dT%H:%M:%SZ)  $what" >> "$setup_log"
+  printf 'setup: %s ... ' "$what" >&2
+  # `set -e` is ignored in a subshell whose status is tested (`if`, `||`): run it untested.
+  set +e
+  (set -e; "$install") < /dev/null >> "$setup_log" 2>&1
+  rc=$?
+  set -e
+  if [ "$rc" = 0 ] && ! "$check"; then
+    echo "setup: $install finished, yet $check still fails" >> "$setup_log"
+    rc=1
+  fi
+  if [ "$rc" != 0 ]; then
+    {
+      echo "FAILED (exit $rc after $((SECONDS - start)) s); the last 40 lines of its output:"
+      tail -n "+$((before + 1))" "$setup_log" | tail -n 40 | sed 's/^/    /'
+      echo "setup: the whole log is $setup_log"
+    } >&2
+    exit "$rc"
+  fi
+  echo "installed ($((SECONDS - start)) s)" >&2
 }
 
+# apt_install PACKAGE...: from Debian's packages, without questions (as root).
+apt_install() {
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
+}
+
+# Sourced by install-rie.sh or install-sam.sh: the helpers only.
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+  return 0
+fi
+
+cd "$setup_root"
 python=/usr/bin/python3
-if [ ! -x "$python" ] || ! "$python" -c "import ensurepip, venv" 2>/dev/null; then
-  echo "setup: installing python3 and python3-venv from Debian's packages" >&2
-  apt_install python3 python3-venv
-fi
 
-# The tests compile C and COBOL programs: gcc and GnuCOBOL from Debian's packages.
-missing=()
-command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
-command -v cobc >/dev/null 2>&1 || missing+=(gnucobol3)
-command -v unzip >/dev/null 2>&1 || missing+=(unzip)          # the layer tests extract as a user would
-command -v unshare >/dev/null 2>&1 || missing+=(util-linux)   # mount namespaces (multi-concurrency tests)
-PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)  # the sandbox's /tmp
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]} from Debian's packages" >&2
+# Python with venv; the tests compile C and COBOL programs (gcc, GnuCOBOL); the layer tests
+# extract as a user would (unzip); mount namespaces for the multi-concurrency tests
+# (unshare); the sandbox's /tmp (mkfs.ext4).
+missing_debian_packages() {
+  missing=()
+  if [ ! -x "$python" ] || ! "$python" -c "import ensurepip, venv" 2>/dev/null; then
+    missing+=(python3 python3-venv)
+  fi
+  command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+  command -v cobc >/dev/null 2>&1 || missing+=(gnucobol3)
+  command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+  command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+  PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
+  [ "${#missing[@]}" = 0 ]
+}
+install_debian_packages() {
+  echo "missing: ${missing[*]}"
   apt_install "${missing[@]}"
-fi
+}
+step "Debian packages (python3-venv gcc gnucobol3 unzip util-linux e2fsprogs)" \
+  missing_debian_packages install_debian_packages
 
-stamp=".venv/.setup-stamp"
-want="$(cat pyproject.toml | sha256sum | cut -c1-16)"
-if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  echo "setup: creating .venv and installing the package with its test tools" >&2
+# The venv is made again whenever pyproject.toml changes (its hash is the stamp).
+venv_stamp=".venv/.setup-stamp"
+venv_want="$(sha256sum < pyproject.toml | cut -c1-16)"
+venv_ready() {
+  [ -x .venv/bin/python ] && [ "$(cat "$venv_stamp" 2>/dev/null)" = "$venv_want" ]
+}
+install_venv() {
   "$python" -m venv .venv
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
-  echo "$want" > "$stamp"
-fi
+  .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --disable-pip-version-check -e ".[test]"
+  echo "$venv_want" > "$venv_stamp"
+}
+step ".venv with bootstrap-sdk and its test tools" venv_ready install_venv
 
 bash scripts/install-rie.sh

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The test command: set up what is missing, then run the whole suite against the real RIE.
+# The test command: set up what is missing (and the AWS SAM CLI in .tools/sam), then run
+# the whole suite against the real RIE.
 # As root, the unit tests first run once more as an unprivileged user (uid 993, as the
 # runtime runs on Lambda) from a world-readable copy: "no root needed" is checked, not assumed.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
+bash scripts/install-sam.sh
 if [ "$(id -u)" = 0 ] && [ "$#" = 0 ]; then
   copy="$(mktemp -d /tmp/bootstrap-sdk-unit-XXXXXX)"
   trap 'rm -rf "$copy"' EXIT
