@@ -115,6 +115,10 @@ class Rie:
         user: Optional[Tuple[int, int]] = None,
     ) -> None:
         self.bootstrap = list(bootstrap)
+        if self.bootstrap and "/" not in self.bootstrap[0] and os.path.isfile(self.bootstrap[0]):
+            # The RIE execs its bootstrap argument, which looks a bare name up on PATH:
+            # `bootstrap` in the current directory means ./bootstrap, as the caller meant.
+            self.bootstrap[0] = os.path.abspath(self.bootstrap[0])
         self.requested_port = port
         self.env = dict(env or {})
         self.cwd = cwd

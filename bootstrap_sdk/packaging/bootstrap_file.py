@@ -26,7 +26,7 @@ def write_bootstrap(path: Path, python: str = sys.executable, sys_path: Sequence
     text = template_path("bootstrap.in").read_text()
     path.write_text(text.replace("{python}", python).replace("{sys_path}", repr(list(sys_path))))
     path.chmod(0o755)
-    return path
+    return path.resolve()  # absolute: a bare relative name would be looked up on PATH when exec'd
 
 
 def write_peer_bootstrap(path: Path, module: str = "awslambdaric", python: str = sys.executable,

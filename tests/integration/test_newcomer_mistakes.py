@@ -286,3 +286,22 @@ def test_help_describes_every_option(name: str):
     bare = [action.option_strings or [action.dest] for action in parser._actions  # type: ignore[attr-defined]
             if not (action.help or "").strip()]
     assert bare == [], "%s: options without help: %s" % (name, bare)
+
+
+# -- the Quick start's first paste --------------------------------------------------------
+
+def test_rie_takes_a_bootstrap_in_the_current_directory_by_its_bare_name(tmp_path: Path, monkeypatch):
+    """The RIE execs its bootstrap argument, which looks a bare name up on PATH: a
+    `bootstrap` here must reach it as ./bootstrap, not fail as Runtime.InvalidEntrypoint."""
+    from bootstrap_sdk.local.rie import Rie
+    from bootstrap_sdk.packaging.bootstrap_file import write_bootstrap
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return {'n': event['n'] + 1}\n")
+    monkeypatch.chdir(tmp_path)
+    written = write_bootstrap(Path("bootstrap"))
+    assert written == tmp_path / "bootstrap"
+    with Rie(["bootstrap"], env={"_HANDLER": "app.handler", "LAMBDA_TASK_ROOT": str(code)}) as rie:
+        assert rie.bootstrap[0] == str(tmp_path / "bootstrap")
+        assert rie.invoke(b'{"n": 41}').json() == {"n": 42}

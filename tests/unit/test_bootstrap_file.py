@@ -90,3 +90,10 @@ def test_write_peer_bootstrap_without_a_path_passes_the_environment_through(tmp_
     assert json.loads(done.stdout)["pythonpath"] == str(site)
     missing = run(bootstrap, {"PYTHONPATH": str(site)}, tmp_path)
     assert missing.returncode == 1 and "KeyError: '_HANDLER'" in missing.stderr
+
+
+def test_write_bootstrap_gives_an_absolute_path_for_a_relative_one(tmp_path, monkeypatch):
+    """exec() looks a bare name up on PATH: a relative `bootstrap` must come back absolute."""
+    monkeypatch.chdir(tmp_path)
+    written = write_bootstrap(Path("bootstrap"))
+    assert written == tmp_path / "bootstrap" and written.is_absolute()
