@@ -72,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--event", metavar="FILE", help="invoke once with this event ('-': stdin; default: stdin "
                                                    "unless --serve)")
     p.add_argument("--serve", action="store_true", help="keep serving invokes until interrupted")
-    p.add_argument("--port", type=int, default=0, help="with --serve: the invoke port on 127.0.0.1")
+    p.add_argument("--port", type=int, default=0, help="with --serve: the invoke port on 127.0.0.1, 1-65535 "
+                                                       "(default: a free one)")
     p.add_argument("--root", type=Path, help="lay the root out here, a new or empty directory, kept afterwards "
                                              "(default: a temporary directory)")
     p.add_argument("--keep-root", action="store_true", help="do not delete the root afterwards")
@@ -120,7 +121,10 @@ def _env(args: argparse.Namespace) -> Dict[str, str]:
     for item in args.env:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise UsageError("--env %r: expected NAME=VALUE" % item)
+            raise UsageError("--env %r: expected NAME=VALUE (one variable an --env; repeat it for more)" % item)
+        problem = env_name_problem(name)
+        if problem:
+            raise UsageError("--env %s: %s" % (name, problem))
         env[name] = value
         own += len(name.encode()) + len(value.encode())
     if own > ENVIRONMENT_LIMIT:
@@ -130,6 +134,28 @@ def _env(args: argparse.Namespace) -> Dict[str, str]:
 
 class UsageError(Exception):
     pass
+
+
+# Names Lambda keeps for itself: a function's configuration may not set them.
+RESERVED_VARIABLES = frozenset({
+    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR",
+})
+
+
+def env_name_problem(name: str) -> Optional[str]:
+    """Why Lambda would refuse ``name`` as an environment variable of the function, or None."""
+    if name in RESERVED_VARIABLES:
+        hint = " (use --handler)" if name == "_HANDLER" else ""
+        return "Lambda reserves this name and refuses to set it%s" % hint
+    if not (name[:1].isascii() and name[:1].isalpha() and len(name) >= 2
+            and all(c.isascii() and (c.isalnum() or c == "_") for c in name)):
+        return ("Lambda refuses this name: a variable's name is a letter followed by letters, digits and "
+                "underscores ([a-zA-Z][a-zA-Z0-9_]+)")
+    return None
 
 
 class LogPrinter:
@@ -155,6 +181,10 @@ class LogPrinter:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parser().parse_args(argv)
+    if args.port and not args.serve:
+        parser().error("--port is for --serve (a one-shot invoke needs no port)")
+    if not 0 <= args.port <= 65535:
+        parser().error("--port %d: a port is 1-65535" % args.port)
     previous = {signum: signal.signal(signum, _raise_interrupted) for signum in (signal.SIGTERM, signal.SIGHUP)}
     root = args.root or Path(tempfile.mkdtemp(prefix="lambda-root-"))
     log_path = Path(tempfile.mkstemp(prefix="run-lambda-local-", suffix=".log")[1])
@@ -162,7 +192,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         env = _env(args)
         if "_HANDLER" not in env:
-            print("run-lambda-local: warning: no --handler (nor --env _HANDLER=...): _HANDLER is empty, and the "
+            print("run-lambda-local: warning: no --handler: _HANDLER is empty, and the "
                   "bootstrap-sdk runtime then fails init with Runtime.MalformedHandlerName; a bootstrap of your "
                   "own may not need one", file=sys.stderr)
         event = _read_event(args)
@@ -183,7 +213,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 printer.flush()
         sys.stdout.buffer.write(result.body + (b"" if result.body.endswith(b"\n") else b"\n"))
         sys.stdout.flush()
-        return 1 if result.status != 200 or _is_error(result.body) else 0
+        explained = _explain(result.status, result.body)
+        if explained:
+            print("run-lambda-local: %s" % explained, file=sys.stderr)
+        return 1 if result.status != 200 or _is_error(result.body) or explained else 0
     except UsageError as exc:
         print("run-lambda-local: error: %s" % exc, file=sys.stderr)
         return 2
@@ -210,6 +243,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         shutil.rmtree(scratch, ignore_errors=True)
         if not args.keep_root and args.root is None:
             shutil.rmtree(root, ignore_errors=True)
+        elif args.keep_root:
+            print("run-lambda-local: the root is kept in %s" % root, file=sys.stderr)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -223,6 +258,9 @@ def _read_event(args: argparse.Namespace) -> Optional[bytes]:
         return None
     try:
         if args.event in (None, "-"):
+            if sys.stdin.isatty():
+                print("run-lambda-local: reading the event from stdin (end it with Ctrl-D), or pass --event FILE",
+                      file=sys.stderr, flush=True)
             event = sys.stdin.buffer.read(SYNC_PAYLOAD_LIMIT + 1)
         else:
             with open(args.event, "rb") as handle:
@@ -233,6 +271,17 @@ def _read_event(args: argparse.Namespace) -> Optional[bytes]:
         raise SandboxError("the event is over Lambda's %d-byte limit for a synchronous invoke: Lambda answers "
                            "413 RequestEntityTooLargeException (the RIE would cut it silently)" % SYNC_PAYLOAD_LIMIT)
     return event
+
+
+def _explain(status: int, body: bytes) -> Optional[str]:
+    """What an answer the RIE gives in its own words means on Lambda (None: nothing to add)."""
+    if body.startswith(b"Task timed out after"):
+        return ("the function timed out (--timeout %s): Lambda answers that invoke with an error"
+                % body[len(b"Task timed out after "):].split(b" ")[0].decode(errors="replace"))
+    if status == 502 and not body.strip():
+        return ("the runtime exited during init without reporting an error (Lambda answers Runtime.ExitError): "
+                "see the log above for what it printed")
+    return None
 
 
 def _is_error(body: bytes) -> bool:

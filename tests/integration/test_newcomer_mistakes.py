@@ -188,7 +188,7 @@ def test_no_handler_is_said_to_be_missing_and_where_it_comes_from(runtime_layer:
     result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--function", str(code),
                   "--quiet"], stdin=b"{}")
     assert result.returncode == 1
-    assert lines(result.stderr)[0].startswith("run-lambda-local: warning: no --handler (nor --env _HANDLER=...)")
+    assert lines(result.stderr)[0].startswith("run-lambda-local: warning: no --handler: _HANDLER is empty")
     answer = json.loads(result.stdout)
     assert answer["errorType"] == "Runtime.MalformedHandlerName"
     assert answer["errorMessage"].startswith("No handler: _HANDLER is empty. Lambda sets it from the function's "
@@ -305,3 +305,129 @@ def test_rie_takes_a_bootstrap_in_the_current_directory_by_its_bare_name(tmp_pat
     with Rie(["bootstrap"], env={"_HANDLER": "app.handler", "LAMBDA_TASK_ROOT": str(code)}) as rie:
         assert rie.bootstrap[0] == str(tmp_path / "bootstrap")
         assert rie.invoke(b'{"n": 41}').json() == {"n": 42}
+
+
+# -- more of the same, found by trying the commands as a newcomer --------------------------
+
+def _python_code(work: Path, name: str, source: str) -> Path:
+    code = work / name
+    code.mkdir()
+    (code / "app.py").write_text(source)
+    return code
+
+
+def test_a_timed_out_invoke_exits_1_and_says_so(runtime_layer: Path, work: Path):
+    code = _python_code(work, "slow", "import time\ndef handler(event, context):\n    time.sleep(30)\n")
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--function", str(code),
+                  "--handler", "app.handler", "--timeout", "1", "--quiet"], stdin=b"{}")
+    assert result.returncode == 1
+    assert result.stdout.startswith(b"Task timed out after 1.00 seconds")
+    assert lines(result.stderr) == ["run-lambda-local: the function timed out (--timeout 1.00): Lambda answers "
+                                    "that invoke with an error"]
+
+
+def test_a_runtime_that_exits_during_init_is_explained(runtime_layer: Path, work: Path):
+    code = work / "exits"
+    code.mkdir()
+    (code / "bootstrap").write_text("#!/opt/bootstrap-sdk/python/bin/python3.11 -IS\nimport sys\nsys.exit(3)\n")
+    (code / "bootstrap").chmod(0o755)
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--function", str(code),
+                  "--handler", "x.y", "--quiet"], stdin=b"{}")
+    assert result.returncode == 1
+    assert lines(result.stderr)[-1] == ("run-lambda-local: the runtime exited during init without reporting an "
+                                        "error (Lambda answers Runtime.ExitError): see the log above for what it "
+                                        "printed")
+
+
+def test_a_bootstrap_with_windows_line_endings_is_refused_when_zipped(work: Path):
+    code = work / "crlf"
+    code.mkdir()
+    (code / "bootstrap").write_bytes(b"#!/opt/bootstrap-sdk/python/bin/python3.11 -IS\r\nprint(1)\r\n")
+    (code / "bootstrap").chmod(0o755)
+    result = run([str(BIN / "make-function-zip"), str(code), "-o", str(work / "crlf.zip"), "-q"])
+    assert result.returncode == 3
+    assert lines(result.stderr) == ["make-function-zip: error: bootstrap has Windows line endings (CRLF): its #! "
+                                    "line asks for '/opt/bootstrap-sdk/python/bin/python3.11 -IS', which fails to "
+                                    "start; convert it (dos2unix, or sed -i 's/\\r$//')"]
+
+
+@pytest.mark.parametrize("variable, says", [
+    ("MY VAR=1", "--env MY VAR: Lambda refuses this name"),
+    ("A-B=1", "--env A-B: Lambda refuses this name"),
+    ("AWS_REGION=eu-west-1", "--env AWS_REGION: Lambda reserves this name and refuses to set it"),
+    ("_HANDLER=app.handler", "--env _HANDLER: Lambda reserves this name and refuses to set it (use --handler)"),
+    ("NOEQUALS", "--env 'NOEQUALS': expected NAME=VALUE"),
+])
+def test_an_environment_lambda_would_refuse_is_a_usage_error(runtime_layer: Path, variable: str, says: str):
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--handler", "app.handler",
+                  "--env", variable], stdin=b"{}")
+    assert result.returncode == 2
+    assert lines(result.stderr)[-1].startswith("run-lambda-local: error: " + says)
+
+
+@pytest.mark.parametrize("args, says", [(["--serve", "--port", "90000"], "--port 90000: a port is 1-65535"),
+                                        (["--port", "9000"], "--port is for --serve")])
+def test_a_bad_port_is_a_usage_error(runtime_layer: Path, args: List[str], says: str):
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--handler", "app.handler"] + args,
+                 stdin=b"{}")
+    assert_no_traceback(result)
+    assert result.returncode == 2 and says in result.stderr.decode()
+
+
+def test_keep_root_says_where_the_root_is(runtime_layer: Path, work: Path):
+    code = _python_code(work, "kept", "def handler(event, context):\n    return 1\n")
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--function", str(code),
+                  "--handler", "app.handler", "--keep-root", "--quiet"], stdin=b"{}")
+    assert result.returncode == 0
+    last = lines(result.stderr)[-1]
+    assert last.startswith("run-lambda-local: the root is kept in ")
+    kept = Path(last.rsplit(" ", 1)[1])
+    assert (kept / "var" / "task" / "app.py").is_file()
+    shutil.rmtree(kept)
+
+
+def test_an_empty_function_directory_is_refused(work: Path):
+    (work / "empty").mkdir()
+    result = run([str(BIN / "make-function-zip"), str(work / "empty"), "-o", str(work / "empty.zip"), "-q"])
+    assert result.returncode == 3
+    assert lines(result.stderr) == ["make-function-zip: error: %s holds no files: Lambda refuses an empty zip (is "
+                                    "it the right directory?)" % (work / "empty")]
+
+
+def test_a_layer_rebuilt_into_its_include_directory_does_not_bundle_itself(work: Path):
+    data = work / "tables"
+    data.mkdir()
+    (data / "rates.txt").write_text("1\n")
+    for _ in range(2):
+        result = run([str(BIN / "make-runtime-layer"), "-o", str(data / "layer.zip"), "--include", str(data), "-q"])
+        assert result.returncode == 0, result.stderr.decode()
+    with zipfile.ZipFile(data / "layer.zip") as archive:
+        names = [n for n in archive.namelist() if n.startswith("tables/")]
+    assert names == ["tables/", "tables/rates.txt"]
+
+
+@pytest.mark.parametrize("args, code, says", [
+    (["--executable", "cobcrun"], 3, "cobcrun: no such file (for --executable): --executable takes a path, PATH is "
+                                     "not searched (--executable \"$(command -v cobcrun)\" names "),
+    (["--python", "python3"], 3, "interpreter python3 is not an executable file: --python takes a path, PATH is "
+                                 "not searched"),
+    (["--name", "my cobol layer"], 3, "--name 'my cobol layer': Lambda's layer names are 1-140 letters, digits, "
+                                      "'-' and '_'"),
+])
+def test_make_runtime_layer_says_what_an_option_wants(work: Path, args: List[str], code: int, says: str):
+    result = run([str(BIN / "make-runtime-layer"), "-o", str(work / "opts.zip"), "-q"] + args, cwd=work)
+    assert_no_traceback(result)
+    assert result.returncode == code
+    assert says in result.stderr.decode()
+
+
+def test_a_script_without_a_shebang_is_no_program(work: Path):
+    script = work / "report"
+    script.write_text("echo weekly\n")
+    script.chmod(0o755)
+    result = run([str(BIN / "make-runtime-layer"), "-o", str(work / "noshebang.zip"), "--executable", str(script),
+                  "-q"])
+    assert result.returncode == 3
+    assert lines(result.stderr) == ["make-runtime-layer: error: %s is neither a compiled program nor a script with a "
+                                    "#! line: exec would fail with \"Exec format error\"; add a #! line naming its "
+                                    "interpreter" % script]
