@@ -7,6 +7,7 @@ them all, then refuses with the whole list.
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path, PurePosixPath
 from typing import Dict, Iterable, List, Optional, Set, Tuple
@@ -138,6 +139,10 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
                 warning = _interpreter_warning(root, rel, path, mount)
                 if warning:
                     findings.warnings.append(warning)
+                with open(path, "rb") as handle:
+                    crlf = shebang_problem(rel, handle.read(256))
+                if crlf:
+                    findings.errors.append(crlf)
             info = read_elf(str(path))
             if not st.st_mode & 0o111:
                 warning = _execute_bit_warning(rel, path, st.st_mode, info)
@@ -287,7 +292,10 @@ def executable_problems(paths: Iterable[Path]) -> List[str]:
     problems = []
     for path in paths:
         if not path.exists():
-            problems.append("%s: no such file (for --executable)" % path)
+            found = shutil.which(str(path)) if "/" not in str(path) else None
+            hint = (": --executable takes a path, PATH is not searched (--executable \"$(command -v %s)\" names %s)"
+                    % (path, found)) if found else ""
+            problems.append("%s: no such file (for --executable)%s" % (path, hint))
         elif not path.is_file():
             problems.append("%s is not a file: --executable takes programs (use --include for directories)" % path)
         else:
@@ -310,6 +318,23 @@ def _program_problem(path: Path) -> Optional[str]:
     if not os.access(path, os.X_OK):
         return ("%s is not executable (mode %o): chmod 755 it, or use --include for data"
                 % (path, stat.S_IMODE(path.stat().st_mode)))
+    if not is_elf(str(path)):
+        with open(path, "rb") as handle:
+            head = handle.read(256)
+        if not head.startswith(b"#!"):
+            return ("%s is neither a compiled program nor a script with a #! line: exec would fail with \"Exec "
+                    "format error\"; add a #! line naming its interpreter" % path)
+        return shebang_problem(str(path), head)
+    return None
+
+
+def shebang_problem(rel: str, head: bytes) -> Optional[str]:
+    """A #! line the kernel cannot follow: Windows line endings make it look for
+    ``python3.11\r`` (or pass ``-IS\r``), and exec fails with a baffling message."""
+    line = head.split(b"\n", 1)[0]
+    if head.startswith(b"#!") and line.endswith(b"\r"):
+        return ("%s has Windows line endings (CRLF): its #! line asks for %r, which fails to start; convert it "
+                "(dos2unix, or sed -i 's/\\r$//')" % (rel, line[2:].decode(errors="replace").strip()))
     return None
 
 

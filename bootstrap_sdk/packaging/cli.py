@@ -26,6 +26,7 @@ from .python_bundle import InterpreterError
 
 EXIT_CHECK = 3
 EXIT_TOOL = 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
 
 LAYER_EPILOG = """\
 The layer extracts to /opt: /opt/bootstrap runs the runtime (python -I -S, no /bin/sh
@@ -151,6 +152,8 @@ def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
         return _fail(EXIT_TOOL, [str(exc)])
     except OSError as exc:
         return _fail(EXIT_CHECK, [_io_problem(exc)])
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, ["interrupted (Ctrl-C): no zip was finished"])
     for warning in result.warnings:
         print("make-runtime-layer: warning: %s" % warning, file=sys.stderr)
     if args.json:
@@ -210,6 +213,8 @@ def make_function_zip(argv: Optional[List[str]] = None) -> int:
         return _fail(EXIT_CHECK, exc.problems, prog)
     except OSError as exc:
         return _fail(EXIT_CHECK, [_io_problem(exc)], prog)
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, ["interrupted (Ctrl-C): no zip was finished"], prog)
     for warning in manifest["warnings"]:  # type: ignore[attr-defined]
         print("%s: warning: %s" % (prog, warning), file=sys.stderr)
     if args.json:

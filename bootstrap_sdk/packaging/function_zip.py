@@ -83,6 +83,8 @@ def build_function_zip(source: Path, output: Path, runtime: str = "provided.al20
     findings = check_function(source, runtime, arch or host_arch(), exclude)
     if handler is not None:
         check_handler(source, handler, findings)
+    if findings.files == 0:
+        findings.errors.append("%s holds no files: Lambda refuses an empty zip (is it the right directory?)" % source)
     findings.raise_if_failed()
     output.parent.mkdir(parents=True, exist_ok=True)
     zipper.write_zip(source, output, exclude=exclude)

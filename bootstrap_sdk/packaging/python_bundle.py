@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from typing import Dict, List, Sequence, Tuple
@@ -54,8 +55,11 @@ class Interpreter:
 
 def describe(python: str) -> Interpreter:
     real = os.path.realpath(python)
-    if not os.access(real, os.X_OK):
-        raise InterpreterError("interpreter %s is not an executable file" % python)
+    if not os.path.isfile(real) or not os.access(real, os.X_OK):
+        found = shutil.which(python) if "/" not in python else None
+        hint = (": --python takes a path, PATH is not searched (--python \"$(command -v %s)\" names %s)"
+                % (python, found)) if found else ""
+        raise InterpreterError("interpreter %s is not an executable file%s" % (python, hint))
     script = ("import json, sys, sysconfig; p = sysconfig.get_paths(); "
               "print(json.dumps([sys.version_info[:2], p['stdlib'], sysconfig.get_config_var('DESTSHARED')]))")
     try:

@@ -21,7 +21,7 @@ import os
 import shutil
 import stat
 from pathlib import Path, PurePosixPath
-from typing import Dict, List, Tuple
+from typing import AbstractSet, Dict, List, Tuple
 
 import attr
 
@@ -71,6 +71,9 @@ def validate(options: LayerOptions) -> List[str]:
         problems.append("--runtime %s: expected one of %s" % (options.runtime, ", ".join(checks.RUNTIMES)))
     if options.arch not in elf.MACHINES:
         problems.append("--arch %s: expected one of %s" % (options.arch, ", ".join(elf.MACHINES)))
+    if not options.name or len(options.name) > 140 or not all(
+            c.isascii() and (c.isalnum() or c in "-_") for c in options.name):
+        problems.append("--name %r: Lambda's layer names are 1-140 letters, digits, '-' and '_'" % options.name)
     problems += [p for _, dest in options.includes for p in [checks.layer_path_problem(dest)] if p]
     problems += checks.executable_problems(options.executables)
     problems += checks.source_problems({dest: src for src, dest in options.includes})
@@ -179,9 +182,13 @@ def add_programs(stage: Stage, options: LayerOptions, progress: Progress) -> Non
         if elf.read_elf(str(stage.root / rel)) is not None:
             stage.add_elf_root(rel, str(executable.resolve()))
         progress("executable: %s → /opt/%s" % (executable, rel))
+    # The layer zip, its partial copy and its manifest, when written inside an --include
+    # directory: a rebuild must not bundle the previous build.
+    own = {str(p.resolve()) for p in (options.output, options.output.with_name(options.output.name + ".partial"),
+                                      options.output.with_name(options.output.stem + ".manifest.json"))}
     for source, dest in options.includes:
         _refuse_taken(stage, dest, "--include %s:%s" % (source, dest))
-        copy_into(source, stage.root / dest)
+        copy_into(source, stage.root / dest, skip=own)
         progress("include: %s → /opt/%s" % (source, dest))
 
 
@@ -201,13 +208,17 @@ def add_bootstrap(stage: Stage, options: LayerOptions) -> None:
                         sys_path=["%s/%s/sdk" % (OPT, PRIVATE)])
 
 
-def copy_into(source: Path, target: Path) -> None:
-    """Copy a file, a directory or a symlink (as a link) to ``target``."""
+def copy_into(source: Path, target: Path, skip: AbstractSet[str] = frozenset()) -> None:
+    """Copy a file, a directory or a symlink (as a link) to ``target``, leaving out the
+    files whose resolved paths are in ``skip``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if source.is_symlink():
         os.symlink(os.readlink(source), target)
     elif source.is_dir():
-        shutil.copytree(source, target, symlinks=True)
+        def ignore(directory: str, names: List[str]) -> List[str]:
+            return [n for n in names if os.path.realpath(os.path.join(directory, n)) in skip]
+
+        shutil.copytree(source, target, symlinks=True, ignore=ignore if skip else None)
     else:
         shutil.copy2(source, target)
 
