@@ -80,7 +80,8 @@ def build_function_zip(source: Path, output: Path, runtime: str = "provided.al20
         raise BuildError(["%s is not a directory: give the directory whose contents become /var/task" % source
                           if source.exists() else "%s: no such directory" % source])
     exclude = own_files(source, output)
-    findings = check_function(source, runtime, arch or host_arch(), exclude)
+    arch = arch or host_arch()
+    findings = check_function(source, runtime, arch, exclude)
     if handler is not None:
         check_handler(source, handler, findings)
     if findings.files == 0:
@@ -91,7 +92,7 @@ def build_function_zip(source: Path, output: Path, runtime: str = "provided.al20
     zipped = output.stat().st_size
     checks.check_zipped_size(zipped, findings)
     manifest = function_manifest(output, sha256_of(output), zipped, findings.unzipped_bytes, findings.files,
-                                 findings.warnings)
+                                 findings.warnings, runtime=runtime, architecture=arch)
     write_manifest(output, manifest)
     progress("zip: %s (%s zipped, %s unzipped, %d files)" % (
         output, checks.megabytes(zipped), checks.megabytes(findings.unzipped_bytes), findings.files))

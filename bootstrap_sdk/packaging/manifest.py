@@ -1,8 +1,13 @@
 """The manifest written next to each zip: what it is, and how to publish it.
 
 It carries the sha256 and sizes, the compatible runtimes and architectures, the ready
-``aws lambda publish-layer-version`` command line, and a CloudFormation and a SAM
-snippet, so that CI can publish and verify without re-deriving anything.
+``aws`` command lines, and complete CloudFormation and SAM templates (YAML text), so that
+CI can publish and verify without re-deriving anything.
+
+What cannot be known at build time is never a placeholder a user could paste by
+mistake: in the templates it is a Parameter (the S3 bucket, the handler, the layers), in
+the commands a shell variable that stops the command, naming itself, when unset
+(``"${S3_BUCKET:?set S3_BUCKET to ...}"``); ``command_variables`` lists those.
 """
 
 from __future__ import annotations
@@ -10,11 +15,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shlex
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, Iterable, List, Optional
 
 from .checks import DIRECT_UPLOAD_LIMIT
+from .options import host_arch
+
+Template = Dict[str, object]
+
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+BASIC_EXECUTION_POLICY = "arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+# What each shell variable in the commands stands for (no quote, '$', '`', '\' or '!':
+# the text sits inside a double-quoted ${NAME:?text}).
+VARIABLES = {
+    "S3_BUCKET": "the S3 bucket that holds the zip",
+    "LAYER_VERSION": "the version number publish-layer-version printed",
+    "ACCOUNT_ID": "the 12-digit ID of the account to share the layer with",
+    "FUNCTION_NAME": "the name of your function",
+}
 
 
 def sha256_of(path: Path) -> str:
@@ -35,6 +55,27 @@ def write_manifest(zip_path: Path, manifest: Dict[str, object]) -> Path:
     return path
 
 
+# -- shell commands ---------------------------------------------------------------------
+
+class _Shell(str):
+    """A word already written for the shell: never quoted again."""
+
+
+def _variable(name: str, before: str = "", after: str = "") -> _Shell:
+    """A shell word: the variable's value (between ``before`` and ``after``), or the
+    command stops, saying how to set it."""
+    return _Shell('"%s${%s:?set %s to %s}%s"' % (before, name, name, VARIABLES[name], after))
+
+
+def _command(*words: str) -> str:
+    return " ".join(w if isinstance(w, _Shell) else shlex.quote(w) for w in words)
+
+
+def _upload_command(zip_path: Path) -> str:
+    destination = _Shell(_variable("S3_BUCKET", "s3://", "/") + shlex.quote(zip_path.name))
+    return _command("aws", "s3", "cp", str(zip_path), destination)
+
+
 def _publish_command(name: str, description: str, license: str, zip_path: Path, zipped: int,
                      runtimes: List[str], architectures: List[str]) -> str:
     words = ["aws", "lambda", "publish-layer-version", "--layer-name", name, "--description", description]
@@ -42,27 +83,140 @@ def _publish_command(name: str, description: str, license: str, zip_path: Path, 
         words += ["--license-info", license]
     words += ["--compatible-runtimes"] + runtimes + ["--compatible-architectures"] + architectures
     if zipped > DIRECT_UPLOAD_LIMIT:
-        words += ["--content", "S3Bucket=YOUR_BUCKET,S3Key=%s" % zip_path.name]
+        words += ["--content", _Shell("S3Bucket=" + _variable("S3_BUCKET") + shlex.quote(",S3Key=" + zip_path.name))]
     else:
         words += ["--zip-file", "fileb://%s" % zip_path]
-    return " ".join(shlex.quote(w) for w in words)
+    return _command(*words)
 
+
+# -- templates --------------------------------------------------------------------------
+
+_PLAIN = re.compile(r"[A-Za-z_/][A-Za-z0-9_./:-]*")
+_YAML_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    text = str(value)
+    if _PLAIN.fullmatch(text) and not text.endswith(":") and text.lower() not in _YAML_WORDS:
+        return text
+    quoted = json.dumps(text, ensure_ascii=False)  # JSON's escapes are YAML's; the rest, \U
+    return "".join(c if c.isprintable() else "\\U%08x" % ord(c) for c in quoted)
+
+
+def _yaml(value: object, indent: str = "") -> List[str]:
+    """Block YAML for the dicts, lists, strings and ints templates are made of."""
+    lines: List[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines += ["%s%s:" % (indent, _scalar(key))] + _yaml(item, indent + "  ")
+            else:
+                empty = isinstance(item, (dict, list))  # {} or []
+                lines.append("%s%s: %s" % (indent, _scalar(key), json.dumps(item) if empty else _scalar(item)))
+    elif isinstance(value, list):
+        for item in value:
+            inner = _yaml(item, indent + "  ") if isinstance(item, (dict, list)) else [indent + "  " + _scalar(item)]
+            lines += [indent + "- " + inner[0][len(indent) + 2:]] + inner[1:]
+    return lines
+
+
+def _render(template: Template, comment: str) -> str:
+    return "\n".join(["# " + line for line in comment.splitlines()] + _yaml(template)) + "\n"
+
+
+def logical_id(name: str, default: str, taken: Iterable[str] = ()) -> str:
+    """A CloudFormation logical ID from a name: ``my_fine-layer`` is ``MyFineLayer``; one
+    that a parameter has (they share a namespace) gets ``Resource`` added."""
+    found = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", name) if part) or default
+    return found + "Resource" if found in taken else found
+
+
+def _bucket_parameters(zip_path: Path) -> Template:
+    return {"S3Bucket": {"Type": "String", "MinLength": 3, "MaxLength": 63,
+                         "Description": "The S3 bucket you uploaded the zip to (the manifest's upload_command)"},
+            "S3Key": {"Type": "String", "MinLength": 1, "Default": zip_path.name,
+                      "Description": "The zip's key in that bucket"}}
+
+
+def _layer_templates(name: str, properties: Template, zip_path: Path) -> Dict[str, str]:
+    logical = logical_id(name, "RuntimeLayer", _bucket_parameters(zip_path))
+    outputs = {"LayerVersionArn": {"Description": "The layer version's ARN, for a function's Layers",
+                                   "Value": {"Ref": logical}}}
+    cloudformation: Template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "A Lambda layer built by make-runtime-layer, published from a zip in S3",
+        "Parameters": _bucket_parameters(zip_path),
+        "Resources": {logical: {
+            "Type": "AWS::Lambda::LayerVersion", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+            "Properties": dict(properties, Content={"S3Bucket": {"Ref": "S3Bucket"}, "S3Key": {"Ref": "S3Key"}})}},
+        "Outputs": outputs}
+    sam: Template = {
+        "AWSTemplateFormatVersion": "2010-09-09", "Transform": SAM_TRANSFORM,
+        "Description": "A Lambda layer built by make-runtime-layer",
+        "Resources": {logical: {"Type": "AWS::Serverless::LayerVersion", "Properties": dict(
+            properties, ContentUri=str(zip_path.absolute()), RetentionPolicy="Retain")}},
+        "Outputs": outputs}
+    return {"cloudformation": _render(cloudformation, "Upload the zip to S3 (upload_command), then: aws "
+                                      "cloudformation deploy --template-file FILE --stack-name NAME "
+                                      "--parameter-overrides S3Bucket=BUCKET"),
+            "sam": _render(sam, "sam deploy uploads ContentUri, the zip as it is, to S3")}
+
+
+def _function_templates(zip_path: Path, runtime: str, architecture: str) -> Dict[str, str]:
+    parameters: Template = {
+        "Handler": {"Type": "String", "MinLength": 1, "MaxLength": 128,
+                    "Description": "The handler (_HANDLER): module.function for Python, or the program to run"},
+        "Runtime": {"Type": "String", "Default": runtime, "Description": "The runtime the zip was checked for"},
+        "Layers": {"Type": "CommaDelimitedList", "Default": "",
+                   "Description": "Layer version ARNs, in order (the runtime layer's LayerVersionArn); none if empty"},
+        "MemorySize": {"Type": "Number", "Default": 256, "MinValue": 128, "MaxValue": 10240},
+        "Timeout": {"Type": "Number", "Default": 30, "MinValue": 1, "MaxValue": 900}}
+    logical = logical_id(zip_path.stem, "Function", list(parameters) + list(_bucket_parameters(zip_path)))
+    properties: Template = {
+        "Handler": {"Ref": "Handler"}, "Runtime": {"Ref": "Runtime"}, "Architectures": [architecture],
+        "Layers": {"Fn::If": ["HasLayers", {"Ref": "Layers"}, {"Ref": "AWS::NoValue"}]},
+        "MemorySize": {"Ref": "MemorySize"}, "Timeout": {"Ref": "Timeout"}}
+    conditions = {"HasLayers": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "Layers"}]}, ""]}]}}
+    outputs = {"FunctionName": {"Value": {"Ref": logical}},
+               "FunctionArn": {"Value": {"Fn::GetAtt": [logical, "Arn"]}}}
+    role = {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "ManagedPolicyArns": [{"Fn::Sub": BASIC_EXECUTION_POLICY}]}}
+    cloudformation: Template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "A Lambda function whose code is a zip built by make-function-zip, in S3",
+        "Parameters": dict(_bucket_parameters(zip_path), **parameters), "Conditions": conditions,
+        "Resources": {logical + "Role": role, logical: {"Type": "AWS::Lambda::Function", "Properties": dict(
+            properties, Code={"S3Bucket": {"Ref": "S3Bucket"}, "S3Key": {"Ref": "S3Key"}},
+            Role={"Fn::GetAtt": [logical + "Role", "Arn"]})}},
+        "Outputs": outputs}
+    sam: Template = {
+        "AWSTemplateFormatVersion": "2010-09-09", "Transform": SAM_TRANSFORM,
+        "Description": "A Lambda function whose code is a zip built by make-function-zip",
+        "Parameters": parameters, "Conditions": conditions,
+        "Resources": {logical: {"Type": "AWS::Serverless::Function", "Properties": dict(
+            properties, CodeUri=str(zip_path.absolute()))}},
+        "Outputs": outputs}
+    return {"cloudformation": _render(cloudformation, "Upload the zip to S3 (upload_command), then: aws "
+                                      "cloudformation deploy --template-file FILE --stack-name NAME --capabilities "
+                                      "CAPABILITY_IAM --parameter-overrides S3Bucket=BUCKET Handler=HANDLER "
+                                      "Layers=ARN,..."),
+            "sam": _render(sam, "sam deploy uploads CodeUri, the zip as it is, to S3")}
+
+
+# -- the manifests ----------------------------------------------------------------------
 
 def layer_manifest(*, name: str, description: str, license: str, zip_path: Path, sha256: str, zipped_bytes: int,
                    unzipped_bytes: int, budget_left: int, runtimes: List[str], architectures: List[str], python: str,
                    files: int, bundled_libraries: List[str], warnings: List[str]) -> Dict[str, object]:
-    logical = "".join(part.capitalize() for part in name.replace("_", "-").split("-") if part) or "RuntimeLayer"
-
-    def snippet(resource_type: str, content: List[str], extra: List[str]) -> str:
-        lines = ["%s:" % logical, "  Type: %s" % resource_type, "  Properties:", "    LayerName: %s" % name,
-                 "    Description: %s" % json.dumps(description)] + content
-        lines += ["    CompatibleRuntimes:"] + ["      - %s" % r for r in runtimes]
-        lines += ["    CompatibleArchitectures:"] + ["      - %s" % a for a in architectures]
-        if license:
-            lines.append("    LicenseInfo: %s" % json.dumps(license))
-        return "\n".join(lines + extra) + "\n"
-
-    return {
+    properties: Template = {"LayerName": name, "Description": description, "CompatibleRuntimes": runtimes,
+                            "CompatibleArchitectures": architectures}
+    if license:
+        properties["LicenseInfo"] = license
+    manifest: Dict[str, object] = {
         "kind": "layer",
         "name": name,
         "description": description,
@@ -82,20 +236,25 @@ def layer_manifest(*, name: str, description: str, license: str, zip_path: Path,
         "bootstrap": "/opt/bootstrap",
         "publish_command": _publish_command(name, description, license, zip_path, zipped_bytes, runtimes,
                                             architectures),
-        "permission_command_example": (
-            "aws lambda add-layer-version-permission --layer-name %s --version-number VERSION "
-            "--statement-id share --action lambda:GetLayerVersion --principal ACCOUNT_ID" % shlex.quote(name)),
-        "cloudformation": snippet("AWS::Lambda::LayerVersion",
-                                  ["    Content:", "      S3Bucket: YOUR_BUCKET", "      S3Key: %s" % zip_path.name], []),
-        "sam": snippet("AWS::Serverless::LayerVersion", ["    ContentUri: %s" % zip_path],
-                       ["    RetentionPolicy: Retain"]),
-        "warnings": warnings,
+        "upload_command": _upload_command(zip_path),
+        "permission_command_example": _command(
+            "aws", "lambda", "add-layer-version-permission", "--layer-name", name, "--version-number",
+            _variable("LAYER_VERSION"), "--statement-id", "share", "--action", "lambda:GetLayerVersion",
+            "--principal", _variable("ACCOUNT_ID")),
+        "command_variables": {k: VARIABLES[k] for k in ("S3_BUCKET", "LAYER_VERSION", "ACCOUNT_ID")},
     }
+    manifest.update(_layer_templates(name, properties, zip_path))
+    manifest["warnings"] = warnings
+    return manifest
 
 
-def function_manifest(zip_path: Path, sha256: str, zipped: int, unzipped: int, files: int,
-                      warnings: List[str]) -> Dict[str, object]:
-    return {
+def function_manifest(zip_path: Path, sha256: str, zipped: int, unzipped: int, files: int, warnings: List[str],
+                      runtime: str = "provided.al2023", architecture: Optional[str] = None) -> Dict[str, object]:
+    if zipped > DIRECT_UPLOAD_LIMIT:
+        code = ["--s3-bucket", _variable("S3_BUCKET"), "--s3-key", zip_path.name]
+    else:
+        code = ["--zip-file", "fileb://%s" % zip_path]
+    manifest: Dict[str, object] = {
         "kind": "function",
         "zip": str(zip_path),
         "sha256": sha256,
@@ -103,7 +262,11 @@ def function_manifest(zip_path: Path, sha256: str, zipped: int, unzipped: int, f
         "zipped_bytes": zipped,
         "unzipped_bytes": unzipped,
         "files": files,
-        "update_command": "aws lambda update-function-code --function-name YOUR_FUNCTION --zip-file fileb://%s"
-                          % shlex.quote(str(zip_path)),
-        "warnings": warnings,
+        "update_command": _command("aws", "lambda", "update-function-code", "--function-name",
+                                   _variable("FUNCTION_NAME"), *code),
+        "upload_command": _upload_command(zip_path),
+        "command_variables": {k: VARIABLES[k] for k in ("S3_BUCKET", "FUNCTION_NAME")},
     }
+    manifest.update(_function_templates(zip_path, runtime, architecture or host_arch()))
+    manifest["warnings"] = warnings
+    return manifest

@@ -383,7 +383,8 @@ def test_zip_over_50_mb_is_a_warning_with_the_s3_route():
     manifest = layer_manifest(name="big", description="d", license="MIT", zip_path=Path("big.zip"), sha256="00" * 32,
                               zipped_bytes=52_428_801, unzipped_bytes=1, budget_left=1, runtimes=["provided.al2023"],
                               architectures=["x86_64"], python="3.11", files=1, bundled_libraries=[], warnings=[])
-    assert "--content S3Bucket=YOUR_BUCKET,S3Key=big.zip" in manifest["publish_command"]
+    assert ('--content S3Bucket="${S3_BUCKET:?set S3_BUCKET to the S3 bucket that holds the zip}",S3Key=big.zip'
+            in manifest["publish_command"])
     assert "--license-info MIT" in manifest["publish_command"]
 
 
