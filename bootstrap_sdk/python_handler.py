@@ -4,10 +4,17 @@ Every way this can fail is an ``InitError`` with the managed runtime's errorType
 Lambda reports it at ``/runtime/init/error`` instead of the runtime dying mid-import.
 ``path/to/module.function`` (slashes for packages) is accepted, as the managed runtime
 does.
+
+The import path is the managed Python runtime's: ``LAMBDA_TASK_ROOT`` first, then a
+layer's ``/opt/python/lib/pythonX.Y/site-packages`` and ``/opt/python``, because layers
+ship a Python function's dependencies there (AWS Lambda Developer Guide, "Packaging your
+layer content", layer paths for each runtime:
+<https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html>).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
 from .errors import (
@@ -24,7 +31,7 @@ from .errors import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional, Tuple
+    from typing import Any, Callable, List, Optional, Tuple
 
 
 def split_handler(handler: str) -> Tuple[str, str]:
@@ -44,11 +51,32 @@ def split_handler(handler: str) -> Tuple[str, str]:
     return module, function
 
 
-def load_handler(handler: str, task_root: Optional[str] = None) -> Callable[..., Any]:
-    """The Python function ``_HANDLER`` names, imported with ``task_root`` on ``sys.path``."""
+def layer_paths(opt_root: str = "/opt") -> List[str]:
+    """The layer directories the managed Python runtime imports from, in its order, that exist:
+    ``python/lib/pythonX.Y/site-packages`` (X.Y: this interpreter's) and ``python``.
+
+    Added as plain path entries: the runtime starts Python with ``-S``, so ``.pth`` files in
+    them are not read.
+    """
+    python = os.path.join(opt_root, "python")
+    site_packages = os.path.join(python, "lib", "python%d.%d" % sys.version_info[:2], "site-packages")
+    return [path for path in (site_packages, python) if os.path.isdir(path)]
+
+
+def load_handler(handler: str, task_root: Optional[str] = None, opt_root: str = "/opt") -> Callable[..., Any]:
+    """The Python function ``_HANDLER`` names, imported with ``task_root`` first on ``sys.path``
+    and the layer directories (``layer_paths(opt_root)``) right after it."""
     module_name, function_name = split_handler(handler)
-    if task_root and task_root not in sys.path:
-        sys.path.insert(0, task_root)
+    position = 0
+    if task_root:
+        if task_root not in sys.path:
+            sys.path.insert(0, task_root)
+        position = sys.path.index(task_root) + 1
+    layers = layer_paths(opt_root)
+    for path in layers:
+        if path not in sys.path:
+            sys.path.insert(position, path)
+            position += 1
     if module_name.split(".")[0] in sys.builtin_module_names:
         raise InitError(BUILT_IN_MODULE_CONFLICT,
                         "Cannot use built-in module %s as a handler module" % (module_name,))
@@ -62,9 +90,10 @@ def load_handler(handler: str, task_root: Optional[str] = None) -> Callable[...,
         raise InitError(USER_CODE_SYNTAX_ERROR,
                         "Syntax error in module '%s': %s" % (module_name, exc), trace) from None
     except ImportError as exc:
-        where = " (looked in %s)" % task_root if task_root else ""
-        raise InitError(IMPORT_MODULE_ERROR,
-                        "Unable to import module '%s': %s%s" % (module_name, exc, where)) from None
+        searched = ([task_root] if task_root else []) + layers
+        where = " (looked in %s)" % ", ".join(searched) if searched else ""
+        raise InitError(IMPORT_MODULE_ERROR, "Unable to import module '%s': %s%s%s"
+                        % (module_name, exc, where, _stdlib_advice(exc))) from None
     except Exception as exc:  # the module itself raised while being imported
         report = ErrorReport.from_exception(exc)
         raise InitError(report.error_type,
@@ -80,3 +109,18 @@ def load_handler(handler: str, task_root: Optional[str] = None) -> Callable[...,
                         "Handler '%s' on module '%s' is not callable (it is of type %s)"
                         % (function_name, module_name, type(target).__name__))
     return target
+
+
+def _stdlib_advice(exc: ImportError) -> str:
+    """What to do when the missing module is the standard library's: a layer built by
+    make-runtime-layer ships only the part the runtime needs (``--stdlib minimal``).
+
+    ``sys.stdlib_module_names`` (Python 3.10+) names the top-level modules; before 3.10 there
+    is no list to ask, and no advice.
+    """
+    name = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    stdlib = getattr(sys, "stdlib_module_names", None)
+    if not name or not stdlib or (name not in stdlib and name.split(".")[0] not in stdlib):
+        return ""
+    return ("; %s is in Python's standard library, but not in this layer's: rebuild the layer with "
+            "make-runtime-layer --stdlib-module %s (or --stdlib full)" % (name, name))

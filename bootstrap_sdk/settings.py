@@ -5,7 +5,10 @@ runtime module reads ``os.environ`` for a setting. Lambda's own variables
 (``AWS_LAMBDA_*``, ``_HANDLER``, ``LAMBDA_TASK_ROOT``) are taken as Lambda sets them,
 leniently, as the managed runtime does. The SDK's ``BOOTSTRAP_SDK_*`` variables are the
 function author's: a malformed value is not guessed around but recorded in ``problems``,
-which the entry posts to ``/runtime/init/error`` (docs/facts.md#the-runtime-api).
+which the entry posts to ``/runtime/init/error`` (docs/facts.md#the-runtime-api). So is a
+``BOOTSTRAP_SDK_*`` name this module does not read: a misspelt setting
+(``BOOTSTRAP_SDK_EXEC_RECORD``) would otherwise be ignored in silence and change what the
+function does.
 
 Standard library only, and only ``os`` at that: this module is on the cold-start path.
 """
@@ -26,7 +29,10 @@ BLANK_NUMBERS = ("error", "zero")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 
+PREFIX = "BOOTSTRAP_SDK_"
 # Each SDK variable's default; the README's tables say what each means (a test holds them together).
+# These are the only BOOTSTRAP_SDK_* names the runtime reads (``_Reader`` reads nothing else), so
+# they are also the names it knows: any other in the environment is refused.
 DEFAULTS = {
     "BOOTSTRAP_SDK_SIGTERM": "auto",                  # on, off, or auto: on when shutdown hooks exist
     "BOOTSTRAP_SDK_CONNECT_ATTEMPTS": "10",           # about 3 s of reconnecting in all
@@ -42,6 +48,11 @@ DEFAULTS = {
     "BOOTSTRAP_SDK_EXEC_RECORDS": "one",              # one, batch or one-for-one
     "BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS": "error",      # error or zero
 }
+# Read by the project's tooling on the build or test host, never by the runtime: local/rie.py's
+# BOOTSTRAP_SDK_RIE (which RIE binary) and the integration tests' BOOTSTRAP_SDK_TEST_PYTHON. A
+# shell that exports them passes them on to a runtime started from it (the RIE hands its own
+# environment to the bootstrap), and they change nothing here: let through, not refused.
+TOOLING_VARIABLES = ("BOOTSTRAP_SDK_RIE", "BOOTSTRAP_SDK_TEST_PYTHON")
 
 
 def whole_number(text: str) -> bool:
@@ -59,6 +70,26 @@ class _Reader:
     def text(self, name: str) -> str:
         """An SDK variable's value, stripped, or its default when unset or blank."""
         return self.environ.get(name, "").strip() or DEFAULTS[name]
+
+    def given(self, name: str) -> bool:
+        """Is the SDK variable ``name`` set to something (not blank)?"""
+        return name in DEFAULTS and bool(self.environ.get(name, "").strip())
+
+    def unknown_names(self) -> None:
+        """Every ``BOOTSTRAP_SDK_*`` name (in any case) that is not a setting is a problem."""
+        for name in sorted(self.environ):
+            upper = name.upper()
+            if not upper.startswith(PREFIX) or name in DEFAULTS or name in TOOLING_VARIABLES:
+                continue
+            error_type = INVALID_EXECUTABLE_CONFIG if upper.startswith(PREFIX + "EXEC_") else INVALID_SETTING
+            guess = closest_name(name)
+            if guess is not None:
+                self.problems.append((error_type, "%s is not a setting of this runtime: did you mean %s?"
+                                      % (name, guess)))
+            else:
+                self.problems.append((error_type, "%s is not a setting of this runtime: remove it or correct its "
+                                      "name (the README lists them under Configuration and Legacy executables)"
+                                      % (name,)))
 
     def flag(self, name: str, error_type: str = INVALID_SETTING) -> Optional[bool]:
         """on/off (1/0, true/false, yes/no); None for ``auto``."""
@@ -94,11 +125,14 @@ class _Reader:
 class ExecSettings:
     """``BOOTSTRAP_SDK_EXEC_*``: how the executable adapter runs a program."""
 
-    __slots__ = ("mode", "mode_set", "margin_ms", "credentials", "input_name", "output_name", "workdir",
+    __slots__ = ("mode", "mode_set", "given", "margin_ms", "credentials", "input_name", "output_name", "workdir",
                  "input_copybook", "output_copybook", "records", "blank_as_zero")
 
     def __init__(self, reader: _Reader) -> None:
-        self.mode_set = bool(reader.environ.get("BOOTSTRAP_SDK_EXEC_MODE", "").strip())
+        # Which were set, not left to their defaults: some apply only to one mode, or with a
+        # copybook, and the adapter refuses them elsewhere rather than ignore them.
+        self.given = frozenset(name for name in DEFAULTS if name.startswith(PREFIX + "EXEC_") and reader.given(name))
+        self.mode_set = "BOOTSTRAP_SDK_EXEC_MODE" in self.given
         self.mode = reader.choice("BOOTSTRAP_SDK_EXEC_MODE", EXEC_MODES, INVALID_EXECUTABLE_MODE)
         self.margin_ms = reader.count("BOOTSTRAP_SDK_EXEC_MARGIN_MS", 0, INVALID_EXECUTABLE_CONFIG)
         self.credentials = reader.flag("BOOTSTRAP_SDK_EXEC_CREDENTIALS", INVALID_EXECUTABLE_CONFIG) is not False
@@ -142,6 +176,7 @@ class Settings:
         self.connect_attempts = reader.count("BOOTSTRAP_SDK_CONNECT_ATTEMPTS", 1)
         self.shutdown_budget_ms = reader.count("BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS", 0)
         self.executable = ExecSettings(reader)
+        reader.unknown_names()
         self.problems = reader.problems
 
     @classmethod
@@ -157,3 +192,40 @@ class Settings:
         if not self.problems:
             return None
         return self.problems[0][0], "; ".join(message for _, message in self.problems)
+
+
+def closest_name(name: str) -> Optional[str]:
+    """The setting ``name`` most likely misspells, or None when none is close.
+
+    Close: the fewest one-character edits (insert, delete, replace, swap two neighbours)
+    after the prefix, and at most a third of the setting's length after it. Not difflib:
+    this runs at start, only on this error path, and a minimal layer's standard library
+    (packaging/python_bundle.py) does not ship difflib.
+    """
+    upper = name.upper()
+    if upper in DEFAULTS:  # right name, wrong case
+        return upper
+    tail = upper[len(PREFIX):] if upper.startswith(PREFIX) else upper
+    best: Optional[str] = None
+    best_edits = 0
+    for known in DEFAULTS:
+        known_tail = known[len(PREFIX):]
+        edits = _edits(tail, known_tail)
+        if edits <= len(known_tail) // 3 and (best is None or edits < best_edits):
+            best, best_edits = known, edits
+    return best
+
+
+def _edits(a: str, b: str) -> int:
+    """Optimal-string-alignment distance: Levenshtein plus swapping two neighbours."""
+    before: List[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+        before, previous = previous, current
+    return previous[len(b)]

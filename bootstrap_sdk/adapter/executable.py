@@ -18,7 +18,7 @@ import stat
 import time
 
 from .. import logs, shutdown
-from ..errors import FunctionError, InitError
+from ..errors import MALFORMED_HANDLER_NAME, FunctionError, InitError
 from . import child_process
 from .child_process import SpawnError
 from .command import missing_interpreter, resolve_program, split_command
@@ -48,10 +48,17 @@ class ExecutableHandler:
         env = dict(os.environ if environ is None else environ)
         self.mode = settings.mode
         words = split_command(handler)
+        misapplied = _misapplied_settings(settings, words)
+        if misapplied:
+            raise InitError("Runtime.InvalidExecutableConfig", "; ".join(misapplied))
         program = resolve_program(words[0], task_root, env.get("PATH", ""))
         if program is None:
-            raise InitError("Runtime.ExecutableNotFound", "Program %r not found (looked in %s%s)"
-                            % (words[0], task_root, "" if "/" in words[0] else " and on PATH"))
+            raise InitError("Runtime.ExecutableNotFound", "Program %r not found (looked in %s%s)%s"
+                            % (words[0], task_root, "" if "/" in words[0] else " and on PATH",
+                               _forced_by_mode(handler, settings)))
+        python_file = None if settings.mode_set else _python_file(words[0], program)
+        if python_file:
+            raise InitError(MALFORMED_HANDLER_NAME, python_file)
         if not os.access(program, os.X_OK):
             raise InitError("Runtime.ExecutableNotExecutable",
                             "Program %s is not executable (mode %o): set its x bit (chmod 755) before zipping"
@@ -101,9 +108,6 @@ class ExecutableHandler:
         paths = [settings.input_copybook, settings.output_copybook]
         if not any(paths):
             return None
-        if self.mode == "persistent":
-            raise InitError("Runtime.InvalidExecutableConfig", "copybooks work with the stdio and file modes, "
-                            "not persistent (whose protocol is JSON already)")
         from ..copybook import Copybook, CopybookError, RecordCodec
 
         books: List[Optional[Copybook]] = []
@@ -296,6 +300,72 @@ class ExecutableHandler:
             self.persistent.stop(0)
         self.workdirs.remove_all()
 
+
+
+def _misapplied_settings(settings: ExecSettings, words: List[str]) -> List[str]:
+    """What is given but would do nothing: file-mode settings in another mode, copybooks in
+    persistent mode, record settings without the copybook they shape."""
+    given = settings.given
+    mode = "%s (%s)" % (settings.mode, "BOOTSTRAP_SDK_EXEC_MODE=" + settings.mode if settings.mode_set
+                        else "the default: BOOTSTRAP_SDK_EXEC_MODE is unset")
+    problems = []
+    if settings.mode != "file":
+        names = [name for name in ("BOOTSTRAP_SDK_EXEC_INPUT", "BOOTSTRAP_SDK_EXEC_OUTPUT") if name in given]
+        if names:
+            problems.append("%s appl%s only with BOOTSTRAP_SDK_EXEC_MODE=file, and the mode is %s: for a program "
+                            "that reads and writes files set BOOTSTRAP_SDK_EXEC_MODE=file, otherwise remove %s"
+                            % (" and ".join(names), "ies" if len(names) == 1 else "y", mode,
+                               "it" if len(names) == 1 else "them"))
+        placeholders = [p for p in ("{input}", "{output}") if any(p in word for word in words[1:])]
+        if placeholders:
+            problems.append("_HANDLER's %s %s replaced with file paths only with BOOTSTRAP_SDK_EXEC_MODE=file, and "
+                            "the mode is %s: the program would get %s literally"
+                            % (" and ".join(placeholders), "is" if len(placeholders) == 1 else "are", mode,
+                               "it" if len(placeholders) == 1 else "them"))
+    copybook = settings.input_copybook or settings.output_copybook
+    if copybook and settings.mode == "persistent":
+        problems.append("copybooks work with the stdio and file modes, not persistent (whose protocol is JSON already)")
+    if not copybook and "BOOTSTRAP_SDK_EXEC_RECORDS" in given:
+        problems.append("BOOTSTRAP_SDK_EXEC_RECORDS applies only with a copybook (BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK "
+                        "or BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK): set one, or remove it")
+    if not settings.output_copybook and "BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS" in given:
+        problems.append("BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS applies only with BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK (it says "
+                        "how the program's output records are read): set that, or remove it")
+    return problems
+
+
+def _forced_by_mode(handler: str, settings: ExecSettings) -> str:
+    """Said when a program is not found: BOOTSTRAP_SDK_EXEC_MODE, not ``_HANDLER`` itself, made
+    a Python-looking handler (``app.handler``) name a program."""
+    text = handler.strip()
+    module, dot, function = text.rpartition(".")
+    parts = module.replace("/", ".").split(".") + [function]
+    if not settings.mode_set or not dot or not all(part.isidentifier() for part in parts):
+        return ""
+    return ("; BOOTSTRAP_SDK_EXEC_MODE is set (to %s), which makes _HANDLER name a program whatever it looks like: "
+            "if %r is a Python handler (MODULE.FUNCTION), unset BOOTSTRAP_SDK_EXEC_MODE" % (settings.mode, text))
+
+
+def _python_file(word: str, program: str) -> Optional[str]:
+    """Why ``_HANDLER`` names a Python source file rather than a program, or None.
+
+    A ``.py`` file without a ``#!`` line cannot be exec'd, x bit or not (ENOEXEC): whoever
+    named it meant a Python handler, and ``chmod`` would not help.
+    """
+    if not program.endswith(".py"):
+        return None
+    try:
+        with open(program, "rb") as handle:
+            if handle.read(2) == b"#!":
+                return None
+    except OSError:
+        return None
+    stem = os.path.normpath(word)[:-3]
+    example = stem + ".handler"
+    if os.path.isabs(word) or not all(part.isidentifier() for part in stem.split("/")):
+        example = "app.handler"
+    return ("%s is a Python file, not a program: for a Python handler give MODULE.FUNCTION, e.g. %s (to run it as "
+            "a program instead, start it with a #! line and set its x bit: chmod 755)" % (word, example))
 
 
 def _file_kind(mode: int) -> str:

@@ -326,6 +326,101 @@ def test_a_program_without_the_x_bit_is_an_init_error(harness):
     assert "644" in caught.value.message and "chmod 755" in caught.value.message
 
 
+@pytest.mark.parametrize("handler, settings, expected", [
+    ("cat", {"BOOTSTRAP_SDK_EXEC_INPUT": "EVENTIN"},
+     "BOOTSTRAP_SDK_EXEC_INPUT applies only with BOOTSTRAP_SDK_EXEC_MODE=file, and the mode is stdio (the default: "
+     "BOOTSTRAP_SDK_EXEC_MODE is unset): for a program that reads and writes files set BOOTSTRAP_SDK_EXEC_MODE=file, "
+     "otherwise remove it"),
+    ("cat", {"BOOTSTRAP_SDK_EXEC_MODE": "stdio", "BOOTSTRAP_SDK_EXEC_INPUT": "EVENTIN",
+             "BOOTSTRAP_SDK_EXEC_OUTPUT": "EVENTOUT"},
+     "BOOTSTRAP_SDK_EXEC_INPUT and BOOTSTRAP_SDK_EXEC_OUTPUT apply only with BOOTSTRAP_SDK_EXEC_MODE=file, and the "
+     "mode is stdio (BOOTSTRAP_SDK_EXEC_MODE=stdio): for a program that reads and writes files set "
+     "BOOTSTRAP_SDK_EXEC_MODE=file, otherwise remove them"),
+    ("cat", {"BOOTSTRAP_SDK_EXEC_MODE": "persistent", "BOOTSTRAP_SDK_EXEC_OUTPUT": "EVENTOUT"},
+     "BOOTSTRAP_SDK_EXEC_OUTPUT applies only with BOOTSTRAP_SDK_EXEC_MODE=file, and the mode is persistent "
+     "(BOOTSTRAP_SDK_EXEC_MODE=persistent): for a program that reads and writes files set "
+     "BOOTSTRAP_SDK_EXEC_MODE=file, otherwise remove it"),
+    # The siblings: what else is given where it does nothing.
+    ("cp {input} {output}", {},
+     "_HANDLER's {input} and {output} are replaced with file paths only with BOOTSTRAP_SDK_EXEC_MODE=file, and the "
+     "mode is stdio (the default: BOOTSTRAP_SDK_EXEC_MODE is unset): the program would get them literally"),
+    ("cat", {"BOOTSTRAP_SDK_EXEC_MODE": "persistent", "BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK": "IN.cpy"},
+     "copybooks work with the stdio and file modes, not persistent (whose protocol is JSON already)"),
+    ("cat", {"BOOTSTRAP_SDK_EXEC_RECORDS": "batch"},
+     "BOOTSTRAP_SDK_EXEC_RECORDS applies only with a copybook (BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK or "
+     "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK): set one, or remove it"),
+    ("cat", {"BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK": "IN.cpy", "BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS": "zero"},
+     "BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS applies only with BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK (it says how the "
+     "program's output records are read): set that, or remove it"),
+])
+def test_settings_given_where_they_do_nothing_fail_init(harness, handler, settings, expected):
+    with pytest.raises(InitError) as caught:
+        harness.handler(handler, **settings)
+    assert (caught.value.error_type, caught.value.message) == ("Runtime.InvalidExecutableConfig", expected)
+
+
+def test_every_setting_given_where_it_does_nothing_is_named_in_one_message(harness):
+    with pytest.raises(InitError) as caught:
+        harness.handler("cat {output}", BOOTSTRAP_SDK_EXEC_INPUT="EVENTIN", BOOTSTRAP_SDK_EXEC_RECORDS="one")
+    assert caught.value.message.count("; ") == 2
+    for part in ("BOOTSTRAP_SDK_EXEC_INPUT applies", "{output} is replaced", "BOOTSTRAP_SDK_EXEC_RECORDS applies"):
+        assert part in caught.value.message
+
+
+def test_file_mode_settings_with_file_mode_are_accepted(harness):
+    harness.handler("cat {input}", BOOTSTRAP_SDK_EXEC_MODE="file", BOOTSTRAP_SDK_EXEC_INPUT="EVENTIN",
+                    BOOTSTRAP_SDK_EXEC_OUTPUT="EVENTOUT")
+
+
+@pytest.mark.parametrize("path, handler, mode, example", [
+    ("app.py", "app.py", 0o644, "app.handler"),
+    ("app.py", "app.py", 0o755, "app.handler"),  # the x bit would not help: exec says ENOEXEC
+    ("src/app.py", "src/app.py", 0o644, "src/app.handler"),
+    ("app.py", "./app.py --verbose", 0o644, "app.handler"),
+    ("my-app.py", "my-app.py", 0o644, "app.handler"),  # not a module name: the generic example
+])
+def test_a_python_file_named_as_the_program_says_to_give_module_function(harness, path, handler, mode, example):
+    source = harness.task / path
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("def handler(event, context):\n    return 1\n")
+    source.chmod(mode)
+    with pytest.raises(InitError) as caught:
+        harness.handler(handler)
+    word = handler.split()[0]
+    assert caught.value.error_type == "Runtime.MalformedHandlerName"
+    assert caught.value.message == (
+        "%s is a Python file, not a program: for a Python handler give MODULE.FUNCTION, e.g. %s (to run it as a "
+        "program instead, start it with a #! line and set its x bit: chmod 755)" % (word, example))
+
+
+@pytest.mark.parametrize("shebang, settings", [
+    ("#!/bin/sh", {}),  # a script with a #! line is a program: chmod is the advice
+    ("", {"BOOTSTRAP_SDK_EXEC_MODE": "stdio"}),  # the mode says it is a program
+])
+def test_a_python_file_that_is_meant_as_a_program_still_says_chmod(harness, shebang, settings):
+    source = harness.task / "app.py"
+    source.write_text(shebang + "\nprint('hi')\n")
+    source.chmod(0o644)
+    with pytest.raises(InitError) as caught:
+        harness.handler("app.py", **settings)
+    assert caught.value.error_type == "Runtime.ExecutableNotExecutable"
+    assert "644" in caught.value.message and "chmod 755" in caught.value.message
+
+
+@pytest.mark.parametrize("handler", ["app.handler", "src/app.handler"])
+def test_a_python_handler_with_exec_mode_set_says_the_mode_made_it_a_program(harness, handler):
+    with pytest.raises(InitError) as caught:
+        harness.handler(handler, BOOTSTRAP_SDK_EXEC_MODE="file")
+    assert caught.value.error_type == "Runtime.ExecutableNotFound"
+    assert caught.value.message == (
+        "Program %r not found (looked in %s%s); BOOTSTRAP_SDK_EXEC_MODE is set (to file), which makes _HANDLER "
+        "name a program whatever it looks like: if %r is a Python handler (MODULE.FUNCTION), unset "
+        "BOOTSTRAP_SDK_EXEC_MODE" % (handler, harness.task, "" if "/" in handler else " and on PATH", handler))
+    with pytest.raises(InitError) as caught:  # a program's path: nothing to say about Python
+        harness.handler("bin/missing", BOOTSTRAP_SDK_EXEC_MODE="file")
+    assert "BOOTSTRAP_SDK_EXEC_MODE" not in caught.value.message
+
+
 def test_a_malformed_command_line_is_an_init_error(harness):
     with pytest.raises(InitError) as caught:
         harness.handler("bin/prog 'unbalanced")

@@ -55,6 +55,7 @@ def test_defaults_when_nothing_is_set():
     assert exe.output_name == "LAMBDA_RESPONSE_FILE"
     assert exe.workdir == "/tmp"
     assert exe.input_copybook == "" and exe.output_copybook == ""
+    assert exe.given == frozenset()
     assert settings.problems == []
     assert settings.problem() is None
 
@@ -350,3 +351,91 @@ def test_the_record_shapes_are_the_codecs():
     from bootstrap_sdk.settings import RECORD_SHAPES
 
     assert RECORD_SHAPES == CODEC_SHAPES
+
+
+# -- names: only the settings the runtime reads ----------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("name, error_type, guess", [
+    ("BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOK", INVALID_EXECUTABLE_CONFIG, "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK"),
+    ("BOOTSTRAP_SDK_EXEC_RECORD", INVALID_EXECUTABLE_CONFIG, "BOOTSTRAP_SDK_EXEC_RECORDS"),
+    ("BOOTSTRAP_SDK_EXEC_RECRODS", INVALID_EXECUTABLE_CONFIG, "BOOTSTRAP_SDK_EXEC_RECORDS"),
+    ("BOOTSTRAP_SDK_SHUTDOWN_BUDGET", INVALID_SETTING, "BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS"),
+    ("bootstrap_sdk_exec_mode", INVALID_EXECUTABLE_CONFIG, "BOOTSTRAP_SDK_EXEC_MODE"),  # names are case-sensitive
+    ("BOOTSTRAP_SDK_CUSTOM", INVALID_SETTING, None),
+    ("BOOTSTRAP_SDK_EXEC_TIMEOUT_MS", INVALID_EXECUTABLE_CONFIG, None),
+])
+def test_an_unknown_sdk_variable_is_refused_naming_the_closest_setting(name, error_type, guess):
+    settings = Settings({name: "batch"})
+    if guess:
+        expected = "%s is not a setting of this runtime: did you mean %s?" % (name, guess)
+    else:
+        expected = ("%s is not a setting of this runtime: remove it or correct its name (the README lists them "
+                    "under Configuration and Legacy executables)" % name)
+    assert settings.problems == [(error_type, expected)]
+    assert settings.problem() == (error_type, expected)
+
+
+def test_unknown_names_join_the_one_message_with_malformed_values():
+    settings = Settings({"BOOTSTRAP_SDK_SIGTERM": "maybe", "BOOTSTRAP_SDK_EXEC_RECORD": "batch",
+                         "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOK": "books/out.cpy", "BOOTSTRAP_SDK_RIE": "/usr/bin/rie",
+                         "BOOTSTRAP_SDK_TEST_PYTHON": "/usr/bin/python3.9", "NOT_BOOTSTRAP_SDK_X": "1"})
+    error_type, message = settings.problem()
+    assert error_type == INVALID_SETTING  # the first problem's: SIGTERM's value
+    assert message.split("; ") == [
+        "BOOTSTRAP_SDK_SIGTERM='maybe': expected on or off (1/0, true/false, yes/no) or auto",
+        "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOK is not a setting of this runtime: did you mean "
+        "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK?",
+        "BOOTSTRAP_SDK_EXEC_RECORD is not a setting of this runtime: did you mean BOOTSTRAP_SDK_EXEC_RECORDS?",
+    ]
+    assert settings.executable.output_copybook == "" and settings.executable.records == "one"
+
+
+def test_the_names_settings_reads_are_the_settings_and_the_tooling_names():
+    """DEFAULTS is the one list: every BOOTSTRAP_SDK_* name settings.py spells is in it, or is a tooling name."""
+    import ast
+
+    from bootstrap_sdk import settings as module
+    from bootstrap_sdk.settings import TOOLING_VARIABLES
+
+    tree = ast.parse(Path(module.__file__).read_text())
+    spelt = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)
+             and node.value.startswith("BOOTSTRAP_SDK_") and node.value.rstrip("_") != "BOOTSTRAP_SDK"
+             and node.value.replace("_", "").isalnum()}
+    assert spelt == set(DEFAULTS) | set(TOOLING_VARIABLES)
+    assert not set(DEFAULTS) & set(TOOLING_VARIABLES)
+
+
+def test_the_readme_tables_document_exactly_the_settings():
+    """Each name in the first column of a README table is a setting, and each setting has its row."""
+    import re
+
+    from bootstrap_sdk.settings import TOOLING_VARIABLES
+
+    rows = [line for line in (REPO / "README.md").read_text().splitlines() if line.startswith("|")]
+    documented = {match.group(1) for line in rows for match in [re.match(r"\|\s*`(BOOTSTRAP_SDK_[A-Z0-9_]+)`", line)]
+                  if match}
+    assert documented - set(TOOLING_VARIABLES) == set(DEFAULTS)
+
+
+def test_tooling_variables_are_let_through_and_are_all_the_tooling_reads():
+    """The names the project's own tools read on the host are not settings, and a runtime that
+    inherits them from a developer's shell runs as if they were not there."""
+    import re
+
+    from bootstrap_sdk.settings import TOOLING_VARIABLES
+
+    settings = Settings({name: "/usr/bin/x" for name in TOOLING_VARIABLES})
+    assert settings.problems == []
+    read = re.compile(r"""(?:environ\.get\(|environ\[|getenv\()\s*["'](BOOTSTRAP_SDK_[A-Z0-9_]+)["']""")
+    found = set()
+    for path in list((REPO / "bootstrap_sdk").rglob("*.py")) + list((REPO / "tests").rglob("*.py")):
+        if path.name != "settings.py":
+            found.update(read.findall(path.read_text(errors="replace")))
+    for path in (REPO / "scripts").glob("*.sh"):  # not in every copy of the tests
+        found.update(re.findall(r"\$\{?(BOOTSTRAP_SDK_[A-Z0-9_]+)", path.read_text(errors="replace")))
+    assert "BOOTSTRAP_SDK_RIE" in found, "local/rie.py reads it"
+    assert found <= set(TOOLING_VARIABLES), "read outside settings.py, so a tooling name: %s" % sorted(
+        found - set(TOOLING_VARIABLES))
