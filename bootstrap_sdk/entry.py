@@ -98,7 +98,8 @@ def load_handler(settings: Settings) -> Handler:
     from .adapter.command import names_program
 
     task_root = settings.task_root or os.getcwd()
-    if names_program(settings.handler, task_root, settings.path, settings.executable.mode_set):
+    forced = settings.executable.mode_set or "BOOTSTRAP_SDK_EXEC_ARGS" in settings.executable.given
+    if names_program(settings.handler, task_root, settings.path, forced):
         from .adapter.executable import ExecutableHandler
 
         adapter = ExecutableHandler(settings.handler, task_root, settings.executable)

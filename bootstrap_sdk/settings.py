@@ -38,6 +38,7 @@ DEFAULTS = {
     "BOOTSTRAP_SDK_CONNECT_ATTEMPTS": "10",           # about 3 s of reconnecting in all
     "BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS": "450",
     "BOOTSTRAP_SDK_EXEC_MODE": "stdio",               # stdio, file or persistent
+    "BOOTSTRAP_SDK_EXEC_ARGS": "",                    # the program's arguments (Lambda's Handler has no spaces)
     "BOOTSTRAP_SDK_EXEC_MARGIN_MS": "500",
     "BOOTSTRAP_SDK_EXEC_CREDENTIALS": "1",
     "BOOTSTRAP_SDK_EXEC_INPUT": "LAMBDA_EVENT_FILE",
@@ -125,8 +126,8 @@ class _Reader:
 class ExecSettings:
     """``BOOTSTRAP_SDK_EXEC_*``: how the executable adapter runs a program."""
 
-    __slots__ = ("mode", "mode_set", "given", "margin_ms", "credentials", "input_name", "output_name", "workdir",
-                 "input_copybook", "output_copybook", "records", "blank_as_zero")
+    __slots__ = ("mode", "mode_set", "args", "given", "margin_ms", "credentials", "input_name", "output_name",
+                 "workdir", "input_copybook", "output_copybook", "records", "blank_as_zero")
 
     def __init__(self, reader: _Reader) -> None:
         # Which were set, not left to their defaults: some apply only to one mode, or with a
@@ -134,6 +135,8 @@ class ExecSettings:
         self.given = frozenset(name for name in DEFAULTS if name.startswith(PREFIX + "EXEC_") and reader.given(name))
         self.mode_set = "BOOTSTRAP_SDK_EXEC_MODE" in self.given
         self.mode = reader.choice("BOOTSTRAP_SDK_EXEC_MODE", EXEC_MODES, INVALID_EXECUTABLE_MODE)
+        # Lambda's Handler may hold no white space ([^\s]+): `cobcrun` there, `-M /var/task/ PAYROLL` here.
+        self.args = reader.text("BOOTSTRAP_SDK_EXEC_ARGS")
         self.margin_ms = reader.count("BOOTSTRAP_SDK_EXEC_MARGIN_MS", 0, INVALID_EXECUTABLE_CONFIG)
         self.credentials = reader.flag("BOOTSTRAP_SDK_EXEC_CREDENTIALS", INVALID_EXECUTABLE_CONFIG) is not False
         self.input_name = reader.text("BOOTSTRAP_SDK_EXEC_INPUT")

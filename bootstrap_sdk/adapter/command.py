@@ -35,8 +35,10 @@ def names_program(handler: str, task_root: str, path: str, mode_set: bool) -> bo
     return resolve_program(text, task_root, path) is not None
 
 
-def split_command(handler: str) -> List[str]:
-    """The words of the command line; a malformed one is an InitError."""
+def split_command(handler: str, arguments: str = "") -> List[str]:
+    """The words of the command line: ``_HANDLER``'s, then ``arguments``'
+    (``BOOTSTRAP_SDK_EXEC_ARGS``: Lambda refuses a Handler with white space, so a program's
+    arguments can live there). A malformed one is an InitError."""
     import shlex
 
     try:
@@ -45,7 +47,10 @@ def split_command(handler: str) -> List[str]:
         raise InitError(MALFORMED_HANDLER_NAME, "Bad handler %r: %s" % (handler, exc)) from None
     if not words:
         raise InitError(MALFORMED_HANDLER_NAME, NO_HANDLER)
-    return words
+    try:
+        return words + shlex.split(arguments)
+    except ValueError as exc:
+        raise InitError("Runtime.InvalidExecutableConfig", "BOOTSTRAP_SDK_EXEC_ARGS %r: %s" % (arguments, exc)) from None
 
 
 def resolve_program(name: str, task_root: str, path: str) -> Optional[str]:

@@ -47,7 +47,7 @@ class ExecutableHandler:
                  environ: Optional[Mapping[str, str]] = None) -> None:
         env = dict(os.environ if environ is None else environ)
         self.mode = settings.mode
-        words = split_command(handler)
+        words = split_command(handler, settings.args)
         misapplied = _misapplied_settings(settings, words)
         if misapplied:
             raise InitError("Runtime.InvalidExecutableConfig", "; ".join(misapplied))

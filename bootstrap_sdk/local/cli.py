@@ -195,6 +195,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("run-lambda-local: warning: no --handler: _HANDLER is empty, and the "
                   "bootstrap-sdk runtime then fails init with Runtime.MalformedHandlerName; a bootstrap of your "
                   "own may not need one", file=sys.stderr)
+        elif any(c.isspace() for c in env["_HANDLER"]) or len(env["_HANDLER"]) > 128:
+            print("run-lambda-local: warning: --handler %r: Lambda refuses a Handler with white space or over 128 "
+                  "characters; this runs here, but on Lambda name the program alone and give its arguments in "
+                  "BOOTSTRAP_SDK_EXEC_ARGS" % env["_HANDLER"], file=sys.stderr)
         event = _read_event(args)
         layers = [zipped(layer, "layer", scratch) for layer in args.layer]
         function = zipped(args.function, "function", scratch) if args.function else None

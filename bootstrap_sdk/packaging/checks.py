@@ -345,6 +345,7 @@ def _module_problem(path: Path, info: ElfInfo) -> str:
         module = path.name.split(".", 1)[0]
         return (text + ". It is a COBOL module (cobc -m): bundle GnuCOBOL's runner instead, "
                 "--executable \"$(command -v cobcrun)\", ship %s in the function code, and set the handler to "
-                "'cobcrun -M /var/task/ %s'; or compile a program with cobc -x" % (path.name, module))
+                "cobcrun with BOOTSTRAP_SDK_EXEC_ARGS='-M /var/task/ %s'; or compile a program with cobc -x"
+                % (path.name, module))
     return (text + ". Bundle the program that loads it (--executable), and put this library in a --library-path "
             "directory: the closure brings it along")

@@ -174,7 +174,7 @@ does not bring. With --handler, what the handler names is checked too.
 
 examples:
   make-function-zip app/ -o build/function.zip --handler app.handler
-  make-function-zip . -o function.zip --handler 'cobcrun -M /var/task/ PAYROLL' -q
+  make-function-zip . -o function.zip --handler cobcrun -q
 """
 
 

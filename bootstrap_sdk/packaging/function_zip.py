@@ -20,11 +20,20 @@ def check_function(source: Path, runtime: str, arch: str, exclude: Iterable[str]
     return checks.check_tree(source, arch, runtime, needs_bootstrap=False, mount="/var/task", exclude=exclude)
 
 
+HANDLER_LIMIT = 128  # characters of Lambda's Handler setting, which may hold no white space
+
+
 def check_handler(source: Path, handler: str, findings: checks.Findings) -> None:
     """What the handler names, checked against the code as Lambda will resolve it
     (``adapter.command``'s rules): a program in the code must be there and executable;
     a Python handler's module should be. Programs on PATH or in /opt come from layers:
     not checked here."""
+    if not handler or len(handler) > HANDLER_LIMIT or any(c.isspace() for c in handler):
+        findings.errors.append(
+            "--handler %r: Lambda refuses a Handler that is empty, has white space or is over %d characters (its "
+            "pattern is [^\\s]+): name the program alone (cobcrun) and give its arguments in "
+            "BOOTSTRAP_SDK_EXEC_ARGS (-M /var/task/ PAYROLL)" % (handler, HANDLER_LIMIT))
+        return
     task_root = str(source)
     text = handler.strip()
     # bin/payroll, missing from the code, reads as a program that is missing, not as Python.

@@ -106,7 +106,7 @@ def test_make_function_zip_warns_of_a_program_without_its_x_bit(work: Path):
     (code / "bin" / "report").write_text("echo no shebang either\n")
     (code / "bin" / "report").chmod(0o644)
     result = run([str(BIN / "make-function-zip"), str(code), "-o", str(work / "no-x.zip"), "--handler",
-                  "bin/report --weekly", "-q"])
+                  "bin/report", "-q"])
     assert result.returncode == 0
     assert lines(result.stderr) == [
         'make-function-zip: warning: bin/report is not executable (mode 644): Lambda would fail to run it with '
@@ -141,7 +141,7 @@ def test_make_runtime_layer_says_a_cobol_module_is_no_program_and_shows_cobcrun(
     [error] = lines(result.stderr)
     assert error.startswith("make-runtime-layer: error: %s is a loadable module (a shared library), not a program"
                             % (work / "GREET.so"))
-    assert "--executable \"$(command -v cobcrun)\"" in error and "'cobcrun -M /var/task/ GREET'" in error
+    assert "--executable \"$(command -v cobcrun)\"" in error and "BOOTSTRAP_SDK_EXEC_ARGS='-M /var/task/ GREET'" in error
     assert ".interp" not in error and not (work / "greet.zip").exists()
 
 

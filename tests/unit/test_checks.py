@@ -187,7 +187,7 @@ def test_a_cobol_module_given_as_a_program_is_refused_with_the_cobcrun_route(tmp
     [problem] = executable_problems([tmp_path / "GREET.so"])
     assert problem.startswith("%s is a loadable module (a shared library), not a program" % (tmp_path / "GREET.so"))
     assert "--executable \"$(command -v cobcrun)\"" in problem
-    assert "'cobcrun -M /var/task/ GREET'" in problem
+    assert "BOOTSTRAP_SDK_EXEC_ARGS='-M /var/task/ GREET'" in problem
 
 
 def test_a_library_given_as_a_program_is_refused_and_a_static_pie_accepted(tmp_path):

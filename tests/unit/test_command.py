@@ -199,3 +199,16 @@ def test_anything_else_is_left_to_exec(tmp_path, head):
     path.write_bytes(head)
     assert missing_interpreter(str(path)) is None
     assert missing_interpreter(str(tmp_path / "absent")) is None
+
+
+def test_the_arguments_setting_follows_the_handler_s_words():
+    """Lambda's Handler holds no white space: the arguments come from BOOTSTRAP_SDK_EXEC_ARGS."""
+    assert split_command("cobcrun", "-M /var/task/ 'PAY ROLL'") == ["cobcrun", "-M", "/var/task/", "PAY ROLL"]
+    assert split_command("bin/tool --a", "") == ["bin/tool", "--a"]
+
+
+def test_malformed_arguments_are_the_setting_s_fault():
+    with pytest.raises(InitError) as caught:
+        split_command("cobcrun", "-M 'unbalanced")
+    assert caught.value.error_type == "Runtime.InvalidExecutableConfig"
+    assert caught.value.message.startswith("BOOTSTRAP_SDK_EXEC_ARGS \"-M 'unbalanced\": ")

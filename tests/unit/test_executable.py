@@ -109,6 +109,15 @@ def test_arguments_are_passed_as_split_words_without_a_shell(harness, tmp_path):
     assert not marker.exists()
 
 
+def test_arguments_from_the_setting_follow_the_handler_as_split_words(harness, tmp_path):
+    """Lambda's Handler may hold no white space: `bin/args.sh` there, its arguments here."""
+    harness.script("args.sh", 'for a in "$@"; do printf "[%s]" "$a"; done\n')
+    marker = tmp_path / "touched"
+    handler = harness.handler("bin/args.sh", BOOTSTRAP_SDK_EXEC_ARGS="'a b' '; touch %s' '$HOME'" % marker)
+    assert harness.invoke(handler, b"{}") == b"[a b][; touch %s][$HOME]" % str(marker).encode()
+    assert not marker.exists()
+
+
 def test_a_non_zero_exit_is_a_function_error_with_the_stderr_tail(harness, capsys):
     harness.script("fail.sh", 'echo "reading ledger" >&2\necho "LEDGER CLOSED      " >&2\nexit 3\n')
     handler = harness.handler("bin/fail.sh --strict")

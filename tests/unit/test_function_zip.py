@@ -170,8 +170,8 @@ def _handler_findings(source: Path, handler: str) -> "checks.Findings":
     return findings
 
 
-@pytest.mark.parametrize("handler", ["app.handler", "run.sh", "./run.sh --flag", "/var/task/run.sh x",
-                                     "cobcrun -M /var/task/ PAYROLL", "/opt/bin/tool", "tool"])
+@pytest.mark.parametrize("handler", ["app.handler", "run.sh", "./run.sh", "/var/task/run.sh", "cobcrun",
+                                     "/opt/bin/tool", "tool"])
 def test_a_handler_that_resolves_passes(tmp_path, handler):
     findings = _handler_findings(function_dir(tmp_path), handler)
     assert (findings.errors, findings.warnings) == ([], [])
@@ -179,7 +179,7 @@ def test_a_handler_that_resolves_passes(tmp_path, handler):
 
 def test_a_handler_naming_a_program_not_in_the_code_is_refused(tmp_path):
     source = function_dir(tmp_path)
-    findings = _handler_findings(source, "bin/payroll --strict")
+    findings = _handler_findings(source, "bin/payroll")
     assert findings.errors == ["the handler names the program bin/payroll, which is not in %s: Lambda would fail "
                                "with Runtime.ExecutableNotFound" % source]
 
@@ -201,9 +201,16 @@ def test_a_python_handler_whose_module_is_missing_is_warned_about(tmp_path):
                                  "Runtime.ImportModuleError unless a layer brings it" % source]
 
 
-@pytest.mark.parametrize("handler, says", [("", "No handler: _HANDLER is empty"), ("app.", "Bad handler 'app.'"),
-                                           ("run.sh 'unbalanced", "No closing quotation")])
+@pytest.mark.parametrize("handler, says", [("app.", "Bad handler 'app.'"), ("run.sh'unbalanced", "No closing quotation")])
 def test_a_malformed_handler_is_refused_with_the_runtime_s_words(tmp_path, handler, says):
     findings = _handler_findings(function_dir(tmp_path), handler)
     [error] = findings.errors
     assert error.startswith("--handler %r: " % handler) and says in error
+
+
+@pytest.mark.parametrize("handler", ["", "cobcrun -M /var/task/ PAYROLL", "run.sh\t-x", "a" * 129])
+def test_a_handler_lambda_s_api_refuses_is_refused_with_the_args_route(tmp_path, handler):
+    [error] = _handler_findings(function_dir(tmp_path), handler).errors
+    assert error.startswith("--handler %r: Lambda refuses a Handler that is empty, has white space or is over 128 "
+                            "characters" % handler)
+    assert "BOOTSTRAP_SDK_EXEC_ARGS" in error
