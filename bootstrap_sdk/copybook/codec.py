@@ -11,8 +11,12 @@ The exceptions, because real programs and files write them: the ASCII-translated
 overpunch (``{``, ``A``–``I`` positive, ``}``, ``J``–``R`` negative) beside GnuCOBOL's
 (``p``–``y`` negative); packed sign ``C`` or ``F`` as positive on any field; a negative
 zero, read as 0; FILLER, never read; and, only with ``blank_as_zero``, an all-space
-DISPLAY or packed field, read as 0. Errors name the field by its JSON path:
-``employee.rate``, ``items[2].amount``, ``[6].tax_rate`` (record 6 of a list, from 0).
+DISPLAY or COMP-3 field, read as 0 (spaces are a number in a binary or COMP-6 field);
+a field that says BLANK WHEN ZERO is read so always, as the program writes 0 there.
+Errors name the field by its JSON path: ``employee.rate``, ``items[2].amount``,
+``[6].tax_rate`` (record 6 of a list, from 0). Records read as lines (stdio mode) must
+each be one line of exactly the record's length; any other line is named with its
+number, its length and an excerpt of what it holds.
 """
 
 from __future__ import annotations
@@ -88,21 +92,34 @@ class Copybook:
                 for index, record in enumerate(self.split(data, separator))]
 
     def split(self, data: bytes, separator: bytes = b"") -> List[bytes]:
-        """The records in ``data``, unread; their count is checked before their contents."""
+        """The records in ``data``, unread; their count is checked before their contents.
+
+        With a separator, every record is a line of exactly the record's length: a line of
+        another length is an error that says which line, how long, and what it holds.
+        """
         step = self.record_length + len(separator)
         if separator and data and not data.endswith(separator):
             data += separator  # a last line without its newline
         records = []
         for offset in range(0, len(data), step):
             where = "[%d]" % (offset // step)
+            if separator and data[offset + self.record_length:offset + step] != separator:
+                raise RecordError(where, self._misfit(data, offset, separator))
             if len(data) - offset < step:
                 raise RecordError(where, "the last record is %d bytes; the copybook describes %d" % (
                     len(data) - offset - len(separator), self.record_length))
-            if data[offset + self.record_length:offset + step] != separator:
-                raise RecordError(where, "no %r where the %d-byte record ends (a line of another length?)"
-                                  % (separator, self.record_length))
             records.append(data[offset:offset + self.record_length])
         return records
+
+    def _misfit(self, data: bytes, offset: int, separator: bytes) -> str:
+        """What is where a record should start: ``line 1 is 16 bytes ('PAYROLL STARTING'), not ...``."""
+        end = data.find(separator, offset)
+        line = data[offset:end if end >= 0 else len(data)]
+        length = str(self.record_length)
+        article = "an" if length[0] == "8" or (len(length) % 3 == 2 and length[:2] in ("11", "18")) else "a"
+        return "line %d is %d bytes (%s), not %s %s-byte %s record%s" % (
+            data.count(separator, 0, offset) + 1, len(line), _excerpt(line), article, length, self.root.name,
+            " (it ends in \\r: lines must end in \\n alone)" if line.endswith(b"\r") and separator == b"\n" else "")
 
     def _decode(self, data: bytes, path: str, blank_as_zero: bool) -> Any:
         if len(data) != self.record_length:
@@ -177,6 +194,16 @@ def _encode_text(field: Field, value: Any, path: str) -> bytes:
     return data.ljust(field.size, b" ")
 
 
+def _excerpt(data: bytes) -> str:
+    """Bytes for a message: quoted, cut short, anything but printable ASCII escaped."""
+    def show(part: bytes) -> str:
+        return "".join(chr(b) if 0x20 <= b < 0x7F and b not in b"'\\" else "\\" + chr(b) if b in b"'\\"
+                       else "\\x%02x" % b for b in part)
+    if len(data) <= 48:
+        return "'%s'" % show(data)
+    return "'%s...%s'" % (show(data[:32]), show(data[-12:]))
+
+
 def _show(value: Any) -> str:
     """A value for a message, cut short: hostile input can be megabytes long."""
     if isinstance(value, int) and value.bit_length() > 256:  # str() refuses ints over 4300 digits
@@ -243,11 +270,17 @@ def _digits(field: Field, value: Any, path: str) -> Tuple[bool, str]:
 def _encode_number(field: Field, value: Any, path: str) -> bytes:
     negative, digits = _digits(field, value, path)
     if field.kind == "packed":
+        if not field.sign_nibble:  # COMP-6: digits only
+            return bytes.fromhex(digits.rjust(field.size * 2, "0"))
         nibbles = digits.rjust(field.size * 2 - 1, "0") + ("D" if negative else "C" if field.signed else "F")
         return bytes.fromhex(nibbles)
     if field.kind == "binary":
         number = -int(digits) if negative else int(digits)
-        return number.to_bytes(field.size, "little" if field.little_endian else "big", signed=field.signed)
+        try:
+            return number.to_bytes(field.size, "little" if field.little_endian else "big", signed=field.signed)
+        except OverflowError:  # S9(7) COMP-X: 3 bytes hold -8388608 to 8388607, not all 7 digits
+            raise RecordError(path, "%s does not fit the %d bytes of PIC %s %s" % (
+                _show(Decimal(number).scaleb(-field.scale)), field.size, field.picture, field.usage)) from None
     if not field.signed:
         return digits.encode("ascii")
     if field.sign_separate:
@@ -293,8 +326,8 @@ def _decode_one(field: Field, data: bytes, offset: int, path: str, blank_as_zero
 
 
 def _decode_number(field: Field, raw: bytes, path: str, blank_as_zero: bool) -> Decimal:
-    if raw.strip(b" ") == b"" and field.kind != "binary":  # spaces are a valid binary number
-        if not blank_as_zero:
+    if raw.strip(b" ") == b"" and field.kind != "binary" and field.sign_nibble:  # spaces: a binary or COMP-6 number
+        if not blank_as_zero and not field.blank_when_zero:
             raise RecordError(path, "%r is blank, not a number (PIC %s); blank numeric fields read as zero only "
                               "with blank_as_zero (BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS=zero)" % (
                                   raw.decode("latin-1"), field.picture))
@@ -318,6 +351,10 @@ def _decode_number(field: Field, raw: bytes, path: str, blank_as_zero: bool) -> 
 
 def _unpack(field: Field, raw: bytes, path: str) -> Tuple[bool, str]:
     nibbles = raw.hex()
+    if not field.sign_nibble:  # COMP-6: digits only
+        if not nibbles.isdigit():
+            raise RecordError(path, "bytes %s are not COMP-6 (a digit is not 0-9)" % nibbles)
+        return False, nibbles
     digits, sign = nibbles[:-1], nibbles[-1]
     if not digits.isdigit():
         raise RecordError(path, "bytes %s are not packed decimal (a digit is not 0-9)" % raw.hex())
@@ -485,7 +522,17 @@ class RecordCodec:
         """The program's records as JSON: an object for ``one``, else a list; or ``data`` with no copybook."""
         if self.outbound is None:
             return data
-        records = self.outbound.split(data, self.separator)
+        try:
+            records = self.outbound.split(data, self.separator)
+        except RecordError as exc:
+            if not self.separator:
+                raise
+            lengths = {len(line) for line in data.rstrip(self.separator).split(self.separator)}
+            advice = ("every line is %d bytes: does the output copybook describe the record the program writes?"
+                      % lengths.pop() if len(lengths) == 1 and data.count(self.separator) > 1 else
+                      "write debug output UPON SYSERR (stderr); stdout is for %s records only"
+                      % self.outbound.root.name)
+            raise RecordError("output", "output %s: %s" % (exc.message, advice)) from None
         if self.records == "one":
             if len(records) != 1:
                 raise RecordError("output", "the program wrote no record" if not records else

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from decimal import Decimal
@@ -159,7 +160,7 @@ def test_bad_records_are_reported():
     good = BOOK.encode(_sample())
     with pytest.raises(RecordError, match=r"^\[1\]: the last record is 1 bytes; the copybook describes 84$"):
         BOOK.decode_many(good + b"x")
-    with pytest.raises(RecordError, match=r"^\[1\]: no b'\\n' where the 84-byte record ends"):
+    with pytest.raises(RecordError, match=r"^\[1\]: line 2 is 85 bytes \('HELLO .*x'\), not an 84-byte REC record$"):
         BOOK.decode_many(good + b"\n" + good + b"x\n", b"\n")
     data = bytearray(good)
     data[12] = ord("x")
@@ -588,3 +589,198 @@ def test_gnucobol_reads_and_writes_every_form_like_the_codec(agree, record):
     expected["group"] = dict(record["group"], amounts=[a + 1 for a in record["group"]["amounts"]])
     expected["table"] = [dict(t, key=t["key"] + 1) for t in record["table"]]
     assert result == expected
+
+
+# -- stdio output that is not a record: the line, its length and what it holds ----------------
+
+PAY_OUT = Copybook.parse("""\
+       01  PAY-OUT.
+           05  PO-EMP-ID               PIC X(6).
+           05  PO-STATUS               PIC X(2).
+           05  PO-REGULAR-HOURS        PIC 9(3)V9.
+           05  PO-OVERTIME-HOURS       PIC 9(3)V9.
+           05  PO-GROSS-PAY            PIC S9(6)V99.
+           05  PO-TAX                  PIC S9(6)V99 COMP-3.
+           05  PO-NET-PAY              PIC S9(6)V99.
+           05  PO-YTD-GROSS            PIC S9(8)V99 COMP-3.
+           05  PO-AVG-DAILY-HOURS      PIC 9(2)V99.
+           05  PO-MESSAGE              PIC X(30).
+""")
+PAY_OUT_VALUE = {"emp_id": "E00017", "status": "OK", "regular_hours": 40, "overtime_hours": 0, "gross_pay": 1,
+                 "tax": 0, "net_pay": 1, "ytd_gross": 1, "avg_daily_hours": 8, "message": ""}
+
+
+def test_a_debug_line_in_stdio_output_names_its_line_length_and_bytes():
+    record = PAY_OUT.encode(PAY_OUT_VALUE)
+    assert len(record) == 77
+    one = RecordCodec(None, PAY_OUT, b"\n")
+    with pytest.raises(RecordError) as caught:
+        one.decode_output(b"PAYROLL STARTING\n" + record + b"\n", 1)
+    assert (caught.value.field, caught.value.message) == (
+        "output", "output line 1 is 16 bytes ('PAYROLL STARTING'), not a 77-byte PAY-OUT record: write debug "
+                  "output UPON SYSERR (stderr); stdout is for PAY-OUT records only")
+    batch = RecordCodec(None, PAY_OUT, b"\n", records="batch")
+    with pytest.raises(RecordError, match=r"^output: output line 3 is 12 bytes \('PAYROLL DONE'\), not a 77-byte "
+                                          r"PAY-OUT record: write debug output UPON SYSERR"):
+        batch.decode_output(record + b"\n" + record + b"\nPAYROLL DONE\n", 2)
+    # Bounded, and control characters escaped: a terminal's escape codes stay in the message as text.
+    noisy = b"\x1b[31mERROR\x1b[0m caf\xe9 'x' \\ \t" + b"-" * 1000
+    with pytest.raises(RecordError) as caught:
+        one.decode_output(noisy + b"\n", 1)
+    assert caught.value.message.startswith(
+        "output line 1 is 1027 bytes ('\\x1b[31mERROR\\x1b[0m caf\\xe9 \\'x\\' \\\\ \\x09-----...------------'), "
+        "not a 77-byte PAY-OUT record")
+    assert len(caught.value.message) < 300 and "\x1b" not in caught.value.message
+    # Every line of one wrong length: the copybook is the suspect, not debug output.
+    with pytest.raises(RecordError, match=r"line 1 is 80 bytes .*: every line is 80 bytes: does the output "
+                                          r"copybook describe the record the program writes\?$"):
+        batch.decode_output(b"x" * 80 + b"\n" + b"y" * 80 + b"\n", 2)
+    with pytest.raises(RecordError, match=r"line 1 is 78 bytes .* record \(it ends in \\r: lines must end in \\n "
+                                          r"alone\)"):
+        one.decode_output(record + b"\r\n", 1)
+    # The records themselves are read as strictly as ever; file mode keeps its message.
+    assert one.decode_output(record + b"\n", 1)["emp_id"] == "E00017"
+    with pytest.raises(RecordError, match=r"^\[0\]: the last record is 16 bytes; the copybook describes 77$"):
+        RecordCodec(None, PAY_OUT, b"").decode_output(b"PAYROLL STARTING", 1)
+
+
+# -- COMP-X and COMP-6 ------------------------------------------------------------------------
+
+NEW_FORMS = """\
+       01  NREC.
+           05  N-X2          PIC 9(2) COMP-X.
+           05  N-X4          PIC 9(4) COMP-X.
+           05  N-SX4         PIC S9(4) COMP-X.
+           05  N-SX7         PIC S9(7) COMP-X.
+           05  N-X10V2       PIC 9(10)V99 COMP-X.
+           05  N-SX18        PIC S9(18) COMP-X.
+           05  N-P3          PIC 9(3) COMP-6.
+           05  N-P3V1        PIC 9(3)V9 COMP-6.
+           05  N-SP5         PIC S9(5) COMP-6.
+           05  N-GROUP       COMP-3.
+               10  N-G1      PIC S9(5)V99.
+               10  N-G2      PIC 9(4) COMP-X.
+           05  N-SIGNS       SIGN LEADING SEPARATE.
+               10  N-S1      PIC S9(3)V9.
+               10  N-S2      PIC S9(3) SIGN TRAILING.
+"""
+NEW = Copybook.parse(NEW_FORMS)
+
+
+@pytest.mark.parametrize("field, value, data", [  # the bytes GnuCOBOL 3.1 writes for the same MOVE
+    ("x4", 1234, "04d2"), ("sx4", -2, "fffe"), ("p3", 123, "0123"), ("p3v1", Decimal("12.5"), "0125"),
+    ("sp5", -5, "00005d"), ("x2", 99, "63"), ("sx7", -8388608, "800000"), ("sx7", 8388607, "7fffff"),
+    ("x10v2", Decimal("9999999999.99"), "e8d4a50fff"), ("sx18", -1, "ff" * 8),
+])
+def test_comp_x_and_comp_6_bytes(field, value, data):
+    offsets, offset = {}, 0
+    for child in NEW.root.children:
+        offsets[child.json_name] = (offset, child.size)
+        offset += child.size
+    at, size = offsets[field]
+    record = NEW.encode(dict(_new_value(), **{field: value}))
+    assert record[at:at + size].hex() == data
+    assert NEW.decode(record)[field] == value
+
+
+def _new_value():
+    return {"x2": 0, "x4": 0, "sx4": 0, "sx7": 0, "x10v2": 0, "sx18": 0, "p3": 0, "p3v1": 0, "sp5": 0,
+            "group": {"g1": 0, "g2": 0}, "signs": {"s1": 0, "s2": 0}}
+
+
+def test_comp_x_and_comp_6_are_as_strict_as_the_rest():
+    record = bytearray(NEW.encode(_new_value()))
+    with pytest.raises(RecordError, match=r"^sx7: 9999999 does not fit the 3 bytes of PIC S9\(7\) COMP-X$"):
+        NEW.encode(dict(_new_value(), sx7=9999999))  # GnuCOBOL itself would read it back as -6777217
+    record[0:1] = b"\x64"  # 100 in a PIC 9(2) COMP-X
+    with pytest.raises(RecordError, match="^x2: bytes 64 hold 100, more digits than PIC 9"):
+        NEW.decode(bytes(record))
+    record[0:1] = b"\x00"
+    p3 = next(i for i, f in enumerate(NEW.root.children) if f.name == "N-P3")
+    at = sum(f.size for f in NEW.root.children[:p3])
+    for data, message in [(b"\x01\x2a", "bytes 012a are not COMP-6 (a digit is not 0-9)"),
+                          (b"\x11\x23", "bytes 1123 hold 1123, more digits than PIC 9(3) holds (3)")]:
+        record[at:at + 2] = data
+        with pytest.raises(RecordError, match="^p3: " + re.escape(message)):
+            NEW.decode(bytes(record))
+    record[at:at + 2] = b"  "  # 0x2020: four digits, one more than the pad nibble allows
+    with pytest.raises(RecordError, match="more digits than PIC 9"):
+        NEW.decode(bytes(record), blank_as_zero=True)
+
+
+AGREE_NEW_PROGRAM = """\
+       IDENTIFICATION DIVISION.
+       PROGRAM-ID. AGREENEW.
+       ENVIRONMENT DIVISION.
+       INPUT-OUTPUT SECTION.
+       FILE-CONTROL.
+           SELECT RECIN ASSIGN TO "RECIN" ORGANIZATION IS SEQUENTIAL.
+       DATA DIVISION.
+       FILE SECTION.
+       FD  RECIN.
+       01  RECIN-DATA PIC X(%d).
+       WORKING-STORAGE SECTION.
+       COPY NEWFORMS.
+       PROCEDURE DIVISION.
+           OPEN INPUT RECIN
+           READ RECIN INTO NREC
+           CLOSE RECIN
+           ADD 1 TO N-X2 N-X4 N-SX4 N-SX7 N-X10V2 N-SX18 N-P3 N-P3V1
+                    N-SP5 N-G1 N-G2 N-S1 N-S2
+           DISPLAY FUNCTION LENGTH(NREC)
+           DISPLAY NREC
+           STOP RUN.
+""" % NEW.record_length
+
+
+@pytest.fixture(scope="module")
+def agree_new(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("agree-new")
+    (tmp / "NEWFORMS.cpy").write_text(NEW_FORMS)
+    (tmp / "AGREENEW.cob").write_text(AGREE_NEW_PROGRAM)
+    subprocess.run(["cobc", "-x", "-I", str(tmp), "-o", str(tmp / "agree"), str(tmp / "AGREENEW.cob")], check=True,
+                   capture_output=True)
+    return tmp / "agree"
+
+
+NEW_RECORDS = st.fixed_dictionaries({  # each leaves room for the +1
+    "x2": decimals(2, 0, False).filter(lambda v: v < 99), "x4": decimals(4, 0, False).filter(lambda v: v < 9999),
+    "sx4": decimals(4, 0, True).filter(lambda v: v < 9999),
+    "sx7": st.integers(-8388608, 8388606).map(Decimal),  # 3 bytes: not every 7-digit number
+    "x10v2": decimals(12, 2, False).filter(lambda v: v < Decimal("9999999998.99")),
+    "sx18": decimals(18, 0, True).filter(lambda v: v < 10 ** 18 - 1),
+    "p3": decimals(3, 0, False).filter(lambda v: v < 999), "p3v1": decimals(4, 1, False).filter(lambda v: v < 998),
+    "sp5": decimals(5, 0, True).filter(lambda v: v < 99999),
+    "group": st.fixed_dictionaries({"g1": decimals(7, 2, True).filter(lambda v: v < 99998),
+                                    "g2": decimals(4, 0, False).filter(lambda v: v < 9999)}),
+    "signs": st.fixed_dictionaries({"s1": decimals(4, 1, True).filter(lambda v: v < 998),
+                                    "s2": decimals(3, 0, True).filter(lambda v: v < 999)}),
+})
+
+
+@pytest.mark.skipif(shutil.which("cobc") is None, reason="GnuCOBOL is set up by scripts/setup.sh")
+@given(NEW_RECORDS)
+@settings(max_examples=40)
+def test_gnucobol_reads_and_writes_comp_x_comp_6_and_group_clauses_like_the_codec(agree_new, record):
+    (agree_new.parent / "rec.bin").write_bytes(NEW.encode(record))
+    done = subprocess.run([str(agree_new)], env={"DD_RECIN": str(agree_new.parent / "rec.bin")},
+                          capture_output=True, check=True)
+    length, _, output = done.stdout.partition(b"\n")
+    assert int(length) == NEW.record_length == 1 + 2 + 2 + 3 + 5 + 8 + 2 + 2 + 3 + (4 + 2) + (5 + 3)
+    result = NEW.decode_many(output, b"\n")[0]
+    plus_one = {key: value + 1 for key, value in record.items() if not isinstance(value, dict)}
+    plus_one["group"] = {key: value + 1 for key, value in record["group"].items()}
+    plus_one["signs"] = {key: value + 1 for key, value in record["signs"].items()}
+    assert result == plus_one
+
+
+def test_blank_when_zero_fields_read_spaces_as_zero():
+    """GnuCOBOL writes 0 in a PIC 9(3) BLANK WHEN ZERO field as spaces, 5 as 005."""
+    book = Copybook.parse("01 REC.\n  05 R-A PIC 9(3) BLANK WHEN ZERO.\n  05 R-B PIC 9(3).\n")
+    assert book.decode(b"   000") == {"a": 0, "b": 0}
+    assert book.decode(b"005007") == {"a": 5, "b": 7}
+    assert book.encode({"a": 0, "b": 0}) == b"000000"  # digits: the program reads them as 0
+    with pytest.raises(RecordError, match="^a: ' 5 ' is not a number"):
+        book.decode(b" 5 000")
+    with pytest.raises(RecordError, match="^b: '   ' is blank"):
+        book.decode(b"000   ")
