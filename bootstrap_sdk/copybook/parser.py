@@ -236,6 +236,15 @@ def _tokens(lines: List[str], source: str, fixed: bool) -> List[_Token]:
     return tokens
 
 
+def _continued_literal(quote: str, fixed: bool, source: str, number: int) -> str:
+    """A literal left open at the end of a line: fixed format continues it on the next
+    line (the quote that will close it is returned); free format has no continuation."""
+    if not fixed:
+        raise CopybookError("%s line %d: a literal is not closed: end it with %s on the same line"
+                            % (source, number, quote))
+    return quote
+
+
 def _lex(code: str, number: int, tokens: List[_Token], continuation: bool, open_quote: str, fixed: bool,
          source: str) -> str:
     """Adds the tokens of one line's code; returns the quote of a literal left open, or ''."""
@@ -275,10 +284,7 @@ def _lex(code: str, number: int, tokens: List[_Token], continuation: bool, open_
             j, quote = _literal_end(code, i + 1, char)
             tokens.append(_Token(number, "literal", code[i:j]))
             if quote:
-                if not fixed:
-                    raise CopybookError("%s line %d: a literal is not closed: end it with %s on the same line"
-                                        % (source, number, quote))
-                return quote
+                return _continued_literal(quote, fixed, source, number)
             i = j
         else:
             j = _word_end(code, i)
@@ -287,10 +293,7 @@ def _lex(code: str, number: int, tokens: List[_Token], continuation: bool, open_
                 k, quote = _literal_end(code, j + 1, code[j])
                 tokens.append(_Token(number, "literal", code[i:k]))
                 if quote:
-                    if not fixed:
-                        raise CopybookError("%s line %d: a literal is not closed: end it with %s on the same line"
-                                            % (source, number, quote))
-                    return quote
+                    return _continued_literal(quote, fixed, source, number)
                 i = k
                 continue
             tokens.append(_Token(number, "word", word))

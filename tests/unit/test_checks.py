@@ -81,7 +81,6 @@ def test_write_zip_refuses_a_fifo_without_hanging(tmp_path):
 
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from native import gcc, shared  # noqa: E402
