@@ -119,7 +119,9 @@ def run(out: Path, no_build: bool) -> int:
         for function in ("payroll", "paybatch"):
             log_path = Path(tmp) / (function + ".log")
             with open(log_path, "wb") as log, Sandbox(root, function_config(function), log=log) as sandbox:
-                print("\n######## function %s: _HANDLER=%r" % (function, function_config(function)["_HANDLER"]))
+                config = function_config(function)
+                print("\n######## function %s: _HANDLER=%r, BOOTSTRAP_SDK_EXEC_ARGS=%r" % (
+                    function, config["_HANDLER"], config.get("BOOTSTRAP_SDK_EXEC_ARGS", "")))
                 for target, event_file, title in SAMPLES:
                     if target != function:
                         continue
