@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 from ..packaging.checks import ENVIRONMENT_LIMIT, SYNC_PAYLOAD_LIMIT, BuildError, bundled_elf_files, check_tree
-from ..packaging.function_zip import check_function
+from ..packaging.function_zip import check_function, lambda_refuses_handler
 from ..packaging.options import host_arch
 from ..packaging.zipper import UnsafeZip, write_zip
 from .rie import RieFailed, RieNotFound
@@ -195,7 +195,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print("run-lambda-local: warning: no --handler: _HANDLER is empty, and the "
                   "bootstrap-sdk runtime then fails init with Runtime.MalformedHandlerName; a bootstrap of your "
                   "own may not need one", file=sys.stderr)
-        elif any(c.isspace() for c in env["_HANDLER"]) or len(env["_HANDLER"]) > 128:
+        elif lambda_refuses_handler(env["_HANDLER"]):
             print("run-lambda-local: warning: --handler %r: Lambda refuses a Handler with white space or over 128 "
                   "characters; this runs here, but on Lambda name the program alone and give its arguments in "
                   "BOOTSTRAP_SDK_EXEC_ARGS" % env["_HANDLER"], file=sys.stderr)

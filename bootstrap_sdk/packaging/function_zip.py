@@ -23,12 +23,17 @@ def check_function(source: Path, runtime: str, arch: str, exclude: Iterable[str]
 HANDLER_LIMIT = 128  # characters of Lambda's Handler setting, which may hold no white space
 
 
+def lambda_refuses_handler(handler: str) -> bool:
+    """Would Lambda's API refuse this Handler (its pattern is [^\\s]+, at most 128 characters)?"""
+    return not handler or len(handler) > HANDLER_LIMIT or any(c.isspace() for c in handler)
+
+
 def check_handler(source: Path, handler: str, findings: checks.Findings) -> None:
     """What the handler names, checked against the code as Lambda will resolve it
     (``adapter.command``'s rules): a program in the code must be there and executable;
     a Python handler's module should be. Programs on PATH or in /opt come from layers:
     not checked here."""
-    if not handler or len(handler) > HANDLER_LIMIT or any(c.isspace() for c in handler):
+    if lambda_refuses_handler(handler):
         findings.errors.append(
             "--handler %r: Lambda refuses a Handler that is empty, has white space or is over %d characters (its "
             "pattern is [^\\s]+): name the program alone (cobcrun) and give its arguments in "

@@ -431,3 +431,19 @@ def test_a_script_without_a_shebang_is_no_program(work: Path):
     assert lines(result.stderr) == ["make-runtime-layer: error: %s is neither a compiled program nor a script with a "
                                     "#! line: exec would fail with \"Exec format error\"; add a #! line naming its "
                                     "interpreter" % script]
+
+
+def test_a_handler_lambda_would_refuse_runs_here_with_a_warning(runtime_layer: Path, work: Path):
+    code = work / "spaced"
+    (code / "bin").mkdir(parents=True)
+    (code / "bin" / "tool").write_text("#!/opt/bootstrap-sdk/python/bin/python3.11 -IS\nimport sys\n"
+                                       "print(sys.argv[1:])\n")
+    (code / "bin" / "tool").chmod(0o755)
+    result = run([str(BIN / "run-lambda-local"), "--layer", str(runtime_layer), "--function", str(code),
+                  "--handler", "bin/tool --weekly", "--quiet"], stdin=b"{}")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.strip() == b"['--weekly']"
+    assert lines(result.stderr) == ["run-lambda-local: warning: --handler 'bin/tool --weekly': Lambda refuses a "
+                                    "Handler with white space or over 128 characters; this runs here, but on "
+                                    "Lambda name the program alone and give its arguments in "
+                                    "BOOTSTRAP_SDK_EXEC_ARGS"]
