@@ -50,9 +50,16 @@ def become_subreaper() -> bool:
 
 
 def spawn(argv: List[str], env: Mapping[str, str], cwd: Optional[str],
-          stdin: int, stdout: int, stderr: int) -> int:
-    """Start ``argv`` in a new process group with the given fds as 0, 1 and 2."""
-    actions = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1), (os.POSIX_SPAWN_DUP2, stderr, 2)]
+          stdin: int, stdout: int, stderr: int, extra: Iterable[Tuple[int, int]] = ()) -> int:
+    """Start ``argv`` in a new process group with the given fds as 0, 1 and 2, and each
+    ``(fd, number)`` of ``extra`` as that number."""
+    actions: List[Tuple[int, ...]] = [(os.POSIX_SPAWN_DUP2, stdin, 0), (os.POSIX_SPAWN_DUP2, stdout, 1), (os.POSIX_SPAWN_DUP2, stderr, 2)]
+    extra = list(extra)
+    if extra:  # through fds no source uses, so that one's target never overwrites another's source
+        base = max([stdin, stdout, stderr] + [fd for fd, _ in extra] + [number for _, number in extra]) + 1
+        actions += [(os.POSIX_SPAWN_DUP2, fd, base + i) for i, (fd, _) in enumerate(extra)]
+        actions += [(os.POSIX_SPAWN_DUP2, base + i, number) for i, (_, number) in enumerate(extra)]
+        actions += [(os.POSIX_SPAWN_CLOSE, base + i) for i in range(len(extra))]
     previous = None
     if cwd is not None:  # posix_spawn has no chdir action before Python 3.13: switch around it
         previous = os.getcwd()

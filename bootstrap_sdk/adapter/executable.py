@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional
 
     from ..context import Context
+    from ..copybook import Copybook
     from ..settings import ExecSettings
 
 # Lambda's (and the RIE's) synchronous response limit (docs/facts.md#lambdas-limits).
@@ -38,17 +39,76 @@ CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSI
 HIDDEN_VARIABLES = ("AWS_LAMBDA_RUNTIME_API", "_HANDLER", "_LAMBDA_TELEMETRY_LOG_FD")
 
 
-class ExecutableHandler:
-    """A handler (raw bytes in, bytes out) that runs the configured program."""
+class ProgramHandler:
+    """What every mode shares: a handler (raw bytes in, bytes out) that hands each invoke to a
+    program, in a working directory of its own, with the environment the program gets."""
 
     __bootstrap_sdk_raw_event__ = True
+
+    def __init__(self, name: str, task_root: str, settings: ExecSettings, env: Mapping[str, str]) -> None:
+        self.name = name
+        self.task_root = task_root
+        self.margin = settings.margin_ms / 1000.0
+        self.grace = min(0.2, self.margin / 2)
+        self.workdirs = Workdirs(settings.workdir)
+        left = self.workdirs.remove_leftovers()
+        if left:
+            names = sorted(left)
+            logs.warning("removed %d working director%s that a runtime killed mid-invoke left in %s: %s%s"
+                         % (len(names), "y" if len(names) == 1 else "ies", settings.workdir, ", ".join(names[:5]),
+                            ", …" if len(names) > 5 else ""))
+        hidden = set(HIDDEN_VARIABLES)
+        if not settings.credentials:
+            hidden.update(CREDENTIAL_VARIABLES)
+        self.base_env = {k: v for k, v in env.items() if k not in hidden and not k.startswith("BOOTSTRAP_SDK_")}
+        self._subreaper_of = 0  # the process that made itself subreaper (forked workers redo it)
+
+    def _adopt_orphans(self) -> None:
+        """Become this process's subreaper (a forked worker must redo it: fork drops it)."""
+        if self._subreaper_of != os.getpid():
+            child_process.become_subreaper()
+            self._subreaper_of = os.getpid()
+
+    def _kill_at(self, context: Context) -> float:
+        """When the program is stopped: the margin before the invoke's deadline."""
+        return time.monotonic() + context.get_remaining_time_in_millis() / 1000.0 - self.margin
+
+    def after_invoke(self) -> None:
+        """Called by the loop once the response is posted: clean-up off the critical path."""
+        self.workdirs.recycle()
+
+    def _context_env(self, context: Context, workdir: str) -> Dict[str, str]:
+        """What the program learns of this invoke, as environment variables."""
+        env = {
+            "LAMBDA_REQUEST_ID": context.aws_request_id,
+            "LAMBDA_DEADLINE_MS": str(context.deadline_ms),
+            "LAMBDA_REMAINING_MS": str(context.get_remaining_time_in_millis()),
+            "LAMBDA_FUNCTION_ARN": context.invoked_function_arn or "",
+            "LAMBDA_INVOKE_DIR": workdir,
+            "TMPDIR": workdir,
+        }
+        if context.trace_id:
+            env["_X_AMZN_TRACE_ID"] = context.trace_id
+        if context.tenant_id:
+            env["LAMBDA_TENANT_ID"] = context.tenant_id
+        return env
+
+    def _stderr_sink(self, line: str) -> None:
+        logs.sink().log(20, line, logger=self.name + ".stderr")
+
+    def _stdout_sink(self, line: str) -> None:
+        logs.sink().log(20, line, logger=self.name + ".stdout")
+
+
+class ExecutableHandler(ProgramHandler):
+    """The handler that runs the configured program: stdio, file and persistent modes."""
 
     def __init__(self, handler: str, task_root: str, settings: ExecSettings,
                  environ: Optional[Mapping[str, str]] = None) -> None:
         env = dict(os.environ if environ is None else environ)
         self.mode = settings.mode
         words = split_command(handler, settings.args)
-        misapplied = _misapplied_settings(settings, words)
+        misapplied = misapplied_settings(settings, words)
         if misapplied:
             raise InitError("Runtime.InvalidExecutableConfig", "; ".join(misapplied))
         program = resolve_program(words[0], task_root, env.get("PATH", ""))
@@ -68,28 +128,13 @@ class ExecutableHandler:
             raise InitError("Runtime.ExecutableInterpreterNotFound",
                             "Program %s cannot start: %s" % (program, unstartable))
         self.argv = [program] + words[1:]
-        self.name = os.path.basename(program)
+        super().__init__(os.path.basename(program), task_root, settings, env)
         # How errors name the program: its command line, the program's directory left out.
         self.command = " ".join([self.name] + words[1:])
-        self.margin = settings.margin_ms / 1000.0
-        self.workdirs = Workdirs(settings.workdir)
-        left = self.workdirs.remove_leftovers()
-        if left:
-            names = sorted(left)
-            logs.warning("removed %d working director%s that a runtime killed mid-invoke left in %s: %s%s"
-                         % (len(names), "y" if len(names) == 1 else "ies", settings.workdir, ", ".join(names[:5]),
-                            ", …" if len(names) > 5 else ""))
         self.input_name = settings.input_name
         self.output_name = settings.output_name
         self.records = self._record_codec(settings, task_root)
-        self.task_root = task_root
-        hidden = set(HIDDEN_VARIABLES)
-        if not settings.credentials:
-            hidden.update(CREDENTIAL_VARIABLES)
-        self.base_env = {k: v for k, v in env.items() if k not in hidden and not k.startswith("BOOTSTRAP_SDK_")}
-        self.grace = min(0.2, self.margin / 2)
         self.persistent = None
-        self._subreaper_of = 0  # the process that made itself subreaper (forked workers redo it)
         if self.mode == "persistent":
             from .persistent import PersistentProgram
 
@@ -97,31 +142,14 @@ class ExecutableHandler:
                                                 self._stderr_sink)
         shutdown.on_shutdown(self.stop)
 
-    def _adopt_orphans(self) -> None:
-        """Become this process's subreaper (a forked worker must redo it: fork drops it)."""
-        if self._subreaper_of != os.getpid():
-            child_process.become_subreaper()
-            self._subreaper_of = os.getpid()
-
     def _record_codec(self, settings: ExecSettings, task_root: str) -> Any:
         """The copybook codec, when BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK / _OUTPUT_COPYBOOK are set."""
         paths = [settings.input_copybook, settings.output_copybook]
         if not any(paths):
             return None
-        from ..copybook import Copybook, CopybookError, RecordCodec
+        from ..copybook import RecordCodec
 
-        books: List[Optional[Copybook]] = []
-        for path in paths:
-            if not path:
-                books.append(None)
-                continue
-            full = os.path.join(task_root, path)
-            try:
-                books.append(Copybook.load(full))
-            except OSError as exc:
-                raise InitError("Runtime.InvalidExecutableConfig", "copybook %s: %s" % (full, exc.strerror)) from None
-            except CopybookError as exc:
-                raise InitError("Runtime.InvalidCopybook", str(exc)) from None
+        books = [load_copybook(task_root, path) if path else None for path in paths]
         return RecordCodec(books[0], books[1], b"\n" if self.mode == "stdio" else b"", settings.records,
                            settings.blank_as_zero)
 
@@ -129,7 +157,7 @@ class ExecutableHandler:
     def __call__(self, event: bytes, context: Context) -> bytes:
         self._adopt_orphans()
         workdir = self.workdirs.take()
-        kill_at = time.monotonic() + context.get_remaining_time_in_millis() / 1000.0 - self.margin
+        kill_at = self._kill_at(context)
         if self.persistent is not None:
             return self._persistent(event, context, workdir, kill_at)
         if self.records is None:
@@ -155,26 +183,9 @@ class ExecutableHandler:
             raise FunctionError("%s wrote output the output copybook does not describe: %s" % (self.command, exc),
                                 "Copybook.InvalidOutput") from None
 
-    def after_invoke(self) -> None:
-        """Called by the loop once the response is posted: clean-up off the critical path."""
-        self.workdirs.recycle()
-
-    def _context_env(self, context: Context, workdir: str) -> Dict[str, str]:
-        env = dict(self.base_env)
-        env["LAMBDA_REQUEST_ID"] = context.aws_request_id
-        env["LAMBDA_DEADLINE_MS"] = str(context.deadline_ms)
-        env["LAMBDA_REMAINING_MS"] = str(context.get_remaining_time_in_millis())
-        env["LAMBDA_FUNCTION_ARN"] = context.invoked_function_arn or ""
-        env["LAMBDA_INVOKE_DIR"] = workdir
-        env["TMPDIR"] = workdir
-        if context.trace_id:
-            env["_X_AMZN_TRACE_ID"] = context.trace_id
-        if context.tenant_id:
-            env["LAMBDA_TENANT_ID"] = context.tenant_id
-        return env
-
     def _run_once(self, event: bytes, context: Context, workdir: str, kill_at: float) -> bytes:
-        env = self._context_env(context, workdir)
+        env = dict(self.base_env)
+        env.update(self._context_env(context, workdir))
         argv = self.argv
         stdin_data = event
         if self.mode == "file":
@@ -277,12 +288,6 @@ class ExecutableHandler:
     def _spared(self) -> List[int]:
         return [self.persistent.pid] if self.persistent is not None and self.persistent.pid else []
 
-    def _stderr_sink(self, line: str) -> None:
-        logs.sink().log(20, line, logger=self.name + ".stderr")
-
-    def _stdout_sink(self, line: str) -> None:
-        logs.sink().log(20, line, logger=self.name + ".stdout")
-
     # -- shutdown ----------------------------------------------------------------------
     def start(self) -> None:
         """Start the persistent program now (at init), so a broken one fails init."""
@@ -302,13 +307,47 @@ class ExecutableHandler:
 
 
 
-def _misapplied_settings(settings: ExecSettings, words: List[str]) -> List[str]:
+def load_copybook(task_root: str, path: str) -> Copybook:
+    """A copybook the configuration names (relative to the task root); InitError if it cannot be read."""
+    from ..copybook import Copybook, CopybookError
+
+    full = os.path.join(task_root, path)
+    try:
+        return Copybook.load(full)
+    except OSError as exc:
+        raise InitError("Runtime.InvalidExecutableConfig", "copybook %s: %s" % (full, exc.strerror)) from None
+    except CopybookError as exc:
+        raise InitError("Runtime.InvalidCopybook", str(exc)) from None
+
+
+def misapplied_settings(settings: ExecSettings, words: List[str]) -> List[str]:
     """What is given but would do nothing: file-mode settings in another mode, copybooks in
-    persistent mode, record settings without the copybook they shape."""
+    persistent mode, record settings without the copybook they shape, a program's settings
+    in call mode and call mode's elsewhere."""
     given = settings.given
     mode = "%s (%s)" % (settings.mode, "BOOTSTRAP_SDK_EXEC_MODE=" + settings.mode if settings.mode_set
                         else "the default: BOOTSTRAP_SDK_EXEC_MODE is unset")
     problems = []
+    if settings.mode == "call":
+        names: List[str] = [name for name in ("BOOTSTRAP_SDK_EXEC_ARGS", "BOOTSTRAP_SDK_EXEC_INPUT", "BOOTSTRAP_SDK_EXEC_OUTPUT",
+                                   "BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK", "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK",
+                                   "BOOTSTRAP_SDK_EXEC_RECORDS") if name in given]
+        if names:
+            problems.append("%s appl%s to a program, not to call mode (BOOTSTRAP_SDK_EXEC_MODE=call), which CALLs "
+                            "_HANDLER's entry once per invoke with the records BOOTSTRAP_SDK_EXEC_USING names: "
+                            "remove %s" % (" and ".join(names), "ies" if len(names) == 1 else "y",
+                                           "it" if len(names) == 1 else "them"))
+        if not settings.using:
+            problems.append("call mode needs BOOTSTRAP_SDK_EXEC_USING: one DIRECTION:COPYBOOK per parameter of the "
+                            "entry's PROCEDURE DIVISION USING, in order (in:copybooks/PAYIN.cpy "
+                            "out:copybooks/PAYOUT.cpy)")
+        return problems
+    names = [name for name in ["BOOTSTRAP_SDK_EXEC_USING", "BOOTSTRAP_SDK_EXEC_STATE"] if name in given]
+    if names:
+        problems.append("%s appl%s only with BOOTSTRAP_SDK_EXEC_MODE=call, and the mode is %s: to CALL a COBOL "
+                        "subprogram set BOOTSTRAP_SDK_EXEC_MODE=call, otherwise remove %s"
+                        % (" and ".join(names), "ies" if len(names) == 1 else "y", mode,
+                           "it" if len(names) == 1 else "them"))
     if settings.mode != "file":
         names = [name for name in ("BOOTSTRAP_SDK_EXEC_INPUT", "BOOTSTRAP_SDK_EXEC_OUTPUT") if name in given]
         if names:

@@ -68,9 +68,12 @@ class PersistentProgram:
         self.max_line = max_line
         self.stderr_sink = stderr_sink
         self.stderr = LineSplitter(stderr_sink)
+        self.chatter: Optional[LineSplitter] = None  # the program's stdout, when replies come elsewhere
         self.pid = 0
         self.owner = 0  # the process that started it (a forked worker starts its own)
-        self._stdin = self._stdout = self._stderr = self._pidfd = -1
+        # Requests go to _stdin and replies come from _stdout: the program's stdin and stdout
+        # here, other pipes in a subclass (whose program's stdout is then _chatter).
+        self._stdin = self._stdout = self._stderr = self._chatter = self._pidfd = -1
         self._buffer = bytearray()
         self._poller: Optional[select.poll] = None
 
@@ -80,16 +83,23 @@ class PersistentProgram:
 
     def start(self) -> None:
         piped = child_process.spawn_piped(self.argv, self.env, self.cwd)
-        self.pid = piped.pid
+        self._watch(piped.pid, piped.stdin, piped.stdout, piped.stderr)
+
+    def _watch(self, pid: int, requests: int, replies: int, stderr: int, chatter: int = -1,
+               chatter_sink: Optional[Callable[[str], None]] = None) -> None:
+        """Take charge of a started program and this side's (non-blocking) ends of its pipes."""
+        self.pid = pid
         self.owner = os.getpid()
         self.stderr = LineSplitter(self.stderr_sink)  # an error quotes this instance's lines only
-        self._stdin, self._stdout, self._stderr = piped.stdin, piped.stdout, piped.stderr
+        self.chatter = LineSplitter(chatter_sink) if chatter >= 0 and chatter_sink is not None else None
+        self._stdin, self._stdout, self._stderr, self._chatter = requests, replies, stderr, chatter
         pidfd = child_process.open_pidfd(self.pid)
         self._pidfd = pidfd if pidfd is not None else -1
         self._buffer.clear()
         self._poller = select.poll()
-        for fd in (piped.stdout, piped.stderr):
-            self._poller.register(fd, select.POLLIN)
+        for fd in (replies, stderr, chatter):
+            if fd >= 0:
+                self._poller.register(fd, select.POLLIN)
         if self._pidfd >= 0:
             self._poller.register(self._pidfd, select.POLLIN)
 
@@ -103,15 +113,17 @@ class PersistentProgram:
         return status
 
     def _forget(self) -> None:
-        for fd in (self._stdin, self._stdout, self._stderr, self._pidfd):
+        for fd in (self._stdin, self._stdout, self._stderr, self._chatter, self._pidfd):
             if fd >= 0:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-        self._stdin = self._stdout = self._stderr = self._pidfd = -1
+        self._stdin = self._stdout = self._stderr = self._chatter = self._pidfd = -1
         self.pid = 0
         self.stderr.close()
+        if self.chatter is not None:
+            self.chatter.close()
 
     def _died(self, status: int) -> FunctionError:
         # Whatever noticed the death first (stdout's EOF, a broken stdin, the pidfd), the
@@ -124,8 +136,8 @@ class PersistentProgram:
                              "one%s" % (description, "; stderr ends:\n" + tail if tail else ""), error_type)
 
     def invoke(self, request: bytes, request_id: str, kill_at: float, on_chatter: Callable[[str], None],
-               grace: float = 0.2) -> Dict[str, Any]:
-        """Send one request line and wait for the reply carrying ``request_id``."""
+               grace: float = 0.2) -> Any:
+        """Send one request and wait for its reply (for this class, the line carrying ``request_id``)."""
         if not self.running:
             self.start()
         assert self._poller is not None
@@ -138,20 +150,9 @@ class PersistentProgram:
             self._poller.register(self._stdin, select.POLLOUT)
         try:
             while True:
-                end = self._buffer.find(b"\n")
-                while end >= 0:
-                    if end > self.max_line:  # however the pipe chunked it, the line is too long
-                        self._too_long()
-                    line = bytes(self._buffer[:end])
-                    del self._buffer[: end + 1]
-                    reply = decode_reply(line)
-                    if reply is not None and reply.get("id") == request_id:
-                        return reply
-                    if line.strip():
-                        on_chatter(line.decode("utf-8", "replace"))
-                    end = self._buffer.find(b"\n")
-                if len(self._buffer) > self.max_line:
-                    self._too_long()
+                reply = self._take_reply(request_id, on_chatter)
+                if reply is not None:
+                    return reply
                 pending = self._step(pending, kill_at, grace)
         finally:
             if self._stdin >= 0 and self._poller is not None:
@@ -159,6 +160,24 @@ class PersistentProgram:
                     self._poller.unregister(self._stdin)
                 except KeyError:
                     pass
+
+    def _take_reply(self, request_id: str, on_chatter: Callable[[str], None]) -> Any:
+        """The reply to ``request_id`` if the buffer holds it; other lines are chatter."""
+        end = self._buffer.find(b"\n")
+        while end >= 0:
+            if end > self.max_line:  # however the pipe chunked it, the line is too long
+                self._too_long()
+            line = bytes(self._buffer[:end])
+            del self._buffer[: end + 1]
+            reply = decode_reply(line)
+            if reply is not None and reply.get("id") == request_id:
+                return reply
+            if line.strip():
+                on_chatter(line.decode("utf-8", "replace"))
+            end = self._buffer.find(b"\n")
+        if len(self._buffer) > self.max_line:
+            self._too_long()
+        return None
 
     def _too_long(self) -> None:
         self.stop(0)
@@ -170,10 +189,7 @@ class PersistentProgram:
         assert self._poller is not None
         now = time.monotonic()
         if now >= kill_at:
-            status = self.stop(grace)
-            raise FunctionError("persistent program gave no reply before the deadline margin; it was %s and is "
-                                "restarted for the next invoke" % child_process.describe_status(status or 0),
-                                "Executable.Timeout")
+            raise self._timed_out(self.stop(grace) or 0)
         wait_ms = int((kill_at - now) * 1000) + 1
         if self._pidfd < 0:
             wait_ms = min(wait_ms, 10)
@@ -188,15 +204,16 @@ class PersistentProgram:
                     raise self._died(self._exit_status(grace))
                 if not pending:
                     self._poller.unregister(fd)
-            elif fd == self._stdout or fd == self._stderr:
+            elif fd == self._stdout or fd == self._stderr or fd == self._chatter:
                 try:
                     data = os.read(fd, _READ_SIZE)
                 except BlockingIOError:
                     continue
-                if fd == self._stderr:
-                    if data:
-                        self.stderr.feed(data)
-                    else:
+                if fd != self._stdout:
+                    splitter = self.stderr if fd == self._stderr else self.chatter
+                    if data and splitter is not None:
+                        splitter.feed(data)
+                    elif not data:
                         self._poller.unregister(fd)
                 elif data:
                     self._buffer += data
@@ -210,6 +227,11 @@ class PersistentProgram:
             if done:
                 raise self._died(status)
         return pending
+
+    def _timed_out(self, status: int) -> FunctionError:
+        return FunctionError("persistent program gave no reply before the deadline margin; it was %s and is "
+                             "restarted for the next invoke" % child_process.describe_status(status),
+                             "Executable.Timeout")
 
     def _exit_status(self, grace: float) -> int:
         """The wait status of a program that closed stdout or stdin: it is on its way out.
@@ -227,27 +249,32 @@ class PersistentProgram:
                 return child_process.terminate(self.pid, grace)
             ready = select.select([self._stderr], [], [], min(left, 0.01))[0] if self._stderr >= 0 else []
             if ready:
-                self._read_stderr(_READ_SIZE)
+                self._read_lines(self._stderr, self.stderr, _READ_SIZE)
 
     def _drain(self) -> None:
         """Read what a dead program left in its pipes (its last stderr lines matter).
 
         Bounded: a descendant that escaped the group may still hold the pipes and write.
         """
-        self._read_stderr(_DRAIN_LIMIT)
+        self._read_lines(self._stderr, self.stderr, _DRAIN_LIMIT)
         self.stderr.close()
+        if self.chatter is not None:
+            self._read_lines(self._chatter, self.chatter, _DRAIN_LIMIT)
+            self.chatter.close()
 
-    def _read_stderr(self, limit: int) -> None:
+    @staticmethod
+    def _read_lines(fd: int, splitter: LineSplitter, limit: int) -> None:
+        """Read what ``fd`` holds now (non-blocking), up to ``limit`` bytes, into ``splitter``."""
         taken = 0
-        while taken < limit and self._stderr >= 0:
+        while taken < limit and fd >= 0:
             try:
-                data = os.read(self._stderr, _READ_SIZE)
+                data = os.read(fd, _READ_SIZE)
             except OSError:
                 return
             if not data:
                 return
             taken += len(data)
-            self.stderr.feed(data)
+            splitter.feed(data)
 
 
 def reply_body(reply: Dict[str, Any]) -> Tuple[Optional[bytes], Optional[Tuple[str, str]]]:
