@@ -23,7 +23,9 @@ INVALID_SETTING = "Runtime.InvalidSetting"
 INVALID_EXECUTABLE_CONFIG = "Runtime.InvalidExecutableConfig"
 INVALID_EXECUTABLE_MODE = "Runtime.InvalidExecutableMode"
 
-EXEC_MODES = ("stdio", "file", "persistent")
+EXEC_MODES = ("stdio", "file", "persistent", "call")
+CALL_DIRECTIONS = ("in", "out", "inout")  # a USING parameter's: read by the program, written, or both
+CALL_STATES = ("fresh", "kept")
 RECORD_SHAPES = ("one", "batch", "one-for-one")  # what a copybook program takes: copybook.codec agrees
 BLANK_NUMBERS = ("error", "zero")
 _TRUE = ("1", "true", "yes", "on")
@@ -37,7 +39,7 @@ DEFAULTS = {
     "BOOTSTRAP_SDK_SIGTERM": "auto",                  # on, off, or auto: on when shutdown hooks exist
     "BOOTSTRAP_SDK_CONNECT_ATTEMPTS": "10",           # about 3 s of reconnecting in all
     "BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS": "450",
-    "BOOTSTRAP_SDK_EXEC_MODE": "stdio",               # stdio, file or persistent
+    "BOOTSTRAP_SDK_EXEC_MODE": "stdio",               # stdio, file, persistent or call
     "BOOTSTRAP_SDK_EXEC_ARGS": "",                    # the program's arguments (Lambda's Handler has no spaces)
     "BOOTSTRAP_SDK_EXEC_MARGIN_MS": "500",
     "BOOTSTRAP_SDK_EXEC_CREDENTIALS": "1",
@@ -48,6 +50,8 @@ DEFAULTS = {
     "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK": "",
     "BOOTSTRAP_SDK_EXEC_RECORDS": "one",              # one, batch or one-for-one
     "BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS": "error",      # error or zero
+    "BOOTSTRAP_SDK_EXEC_USING": "",                   # call mode: DIRECTION:COPYBOOK per USING parameter
+    "BOOTSTRAP_SDK_EXEC_STATE": "fresh",              # call mode: fresh (CANCEL after each CALL) or kept
 }
 # Read by the project's tooling on the build or test host, never by the runtime: local/rie.py's
 # BOOTSTRAP_SDK_RIE (which RIE binary) and the integration tests' BOOTSTRAP_SDK_TEST_PYTHON. A
@@ -123,11 +127,26 @@ class _Reader:
         return int(DEFAULTS[name])
 
 
+    def parameters(self, name: str) -> List[Tuple[str, str]]:
+        """``DIRECTION:PATH`` items, separated by spaces or commas: [(direction, path)]."""
+        items: List[Tuple[str, str]] = []
+        for item in self.text(name).replace(",", " ").split():
+            direction, colon, path = item.partition(":")
+            direction = direction.lower().replace("-", "")
+            if not colon or not path or direction not in CALL_DIRECTIONS:
+                self.problems.append((INVALID_EXECUTABLE_CONFIG, "%s item %r: expected DIRECTION:COPYBOOK, the "
+                                      "direction one of %s (in:copybooks/PAYIN.cpy)"
+                                      % (name, item, ", ".join(CALL_DIRECTIONS))))
+                continue
+            items.append((direction, path))
+        return items
+
+
 class ExecSettings:
     """``BOOTSTRAP_SDK_EXEC_*``: how the executable adapter runs a program."""
 
     __slots__ = ("mode", "mode_set", "args", "given", "margin_ms", "credentials", "input_name", "output_name",
-                 "workdir", "input_copybook", "output_copybook", "records", "blank_as_zero")
+                 "workdir", "input_copybook", "output_copybook", "records", "blank_as_zero", "using", "state")
 
     def __init__(self, reader: _Reader) -> None:
         # Which were set, not left to their defaults: some apply only to one mode, or with a
@@ -147,6 +166,8 @@ class ExecSettings:
         self.records = reader.choice("BOOTSTRAP_SDK_EXEC_RECORDS", RECORD_SHAPES, INVALID_EXECUTABLE_CONFIG)
         self.blank_as_zero = reader.choice("BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS", BLANK_NUMBERS,
                                            INVALID_EXECUTABLE_CONFIG) == "zero"
+        self.using = reader.parameters("BOOTSTRAP_SDK_EXEC_USING")
+        self.state = reader.choice("BOOTSTRAP_SDK_EXEC_STATE", CALL_STATES, INVALID_EXECUTABLE_CONFIG)
 
 
 class Settings:

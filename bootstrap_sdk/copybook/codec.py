@@ -81,6 +81,10 @@ class Copybook:
         _encode_one(self.root, value, out, path)
         return bytes(out)
 
+    def blank(self) -> bytes:
+        """The record as INITIALIZE leaves it: text fields spaces, numeric fields zero."""
+        return _blank(self.root)
+
     # -- bytes → JSON ------------------------------------------------------------------------
     def decode(self, data: bytes, blank_as_zero: bool = False) -> Any:
         """One record → a JSON object; ``blank_as_zero`` reads all-space numeric fields as 0."""
@@ -545,3 +549,92 @@ class RecordCodec:
                                   count_in, "" if count_in == 1 else "s", len(records)))
         return [self.outbound._decode(record, "[%d]" % index, self.blank_as_zero)
                 for index, record in enumerate(records)]
+
+
+CALL_DIRECTIONS = ("in", "out", "inout")  # settings.CALL_DIRECTIONS agrees
+
+
+class CallParameters:
+    """A CALL's USING parameters: the JSON event into their records, their records back to JSON.
+
+    Each parameter is (direction, copybook). ``in`` is encoded from the event; ``out``
+    starts as INITIALIZE leaves a record (spaces, zeros) and is decoded into the response;
+    ``inout`` (a COMMAREA) is both. With one input the event is that record's object; with
+    several it is an object with one member per input, named after its 01 level
+    (``pay_in``). The response is built the same way from the outputs (null if none).
+    """
+
+    def __init__(self, parameters: List[Tuple[str, Copybook]], blank_as_zero: bool = False) -> None:
+        for direction, _ in parameters:
+            if direction not in CALL_DIRECTIONS:
+                raise ValueError("direction must be one of %s, not %r" % (", ".join(CALL_DIRECTIONS), direction))
+        self.parameters = parameters
+        self.blank_as_zero = blank_as_zero
+        self.sizes = [book.record_length for _, book in parameters]
+        self.inputs = [i for i, (direction, _) in enumerate(parameters) if direction != "out"]
+        self.outputs = [i for i, (direction, _) in enumerate(parameters) if direction != "in"]
+        self.blanks = [book.blank() if direction == "out" else b"" for direction, book in parameters]
+
+    def name(self, index: int) -> str:
+        """A parameter's member in a several-record event or response: its 01 level's JSON name."""
+        return self.parameters[index][1].root.json_name
+
+    def name_clashes(self) -> List[str]:
+        """Members two inputs (or two outputs) would share: the event or response could not say which."""
+        clashes: List[str] = []
+        for group in (self.inputs, self.outputs):
+            names = [self.name(i) for i in group]
+            if len(group) > 1:
+                clashes += sorted({n for n in names if names.count(n) > 1} - set(clashes))
+        return clashes
+
+    def encode_event(self, body: bytes) -> bytes:
+        """Every parameter's record, in USING order, end to end. Raises RecordError naming the field."""
+        values: Dict[int, Any] = {}
+        if len(self.inputs) == 1:
+            event = _load_event(body)
+            index = self.inputs[0]
+            if not isinstance(event, dict):
+                raise RecordError("event", "the program takes one record (%s): send a JSON object, not %s"
+                                  % (self.parameters[index][1].root.name, _kind(event)))
+            values[index] = (event, "")
+        elif self.inputs:
+            event = _load_event(body)
+            names = [self.name(i) for i in self.inputs]
+            if not isinstance(event, dict):
+                raise RecordError("event", "the program takes %d records: send a JSON object with the members %s, "
+                                  "not %s" % (len(names), ", ".join(names), _kind(event)))
+            unknown = sorted(set(event) - set(names))
+            if unknown:
+                raise RecordError("event", "unknown member%s %s: the members are the input records %s"
+                                  % ("s" if len(unknown) > 1 else "", ", ".join(unknown), ", ".join(names)))
+            for index, name in zip(self.inputs, names):
+                if name not in event:
+                    raise RecordError(name, "missing (the program takes the records %s)" % ", ".join(names))
+                values[index] = (event[name], name)
+        parts = []
+        for index, (_, book) in enumerate(self.parameters):
+            if index in values:
+                value, path = values[index]
+                parts.append(book._encode(value, path))
+            else:
+                parts.append(self.blanks[index] or bytes(book.record_length))
+        return b"".join(parts)
+
+    def decode_outputs(self, data: bytes) -> Any:
+        """The output records (found in ``data``, every parameter end to end) as JSON."""
+        if len(data) != sum(self.sizes):
+            raise RecordError("output", "%d bytes of parameters; the copybooks describe %d" % (len(data), sum(self.sizes)))
+        records = []
+        offset = 0
+        for size in self.sizes:
+            records.append(data[offset:offset + size])
+            offset += size
+        if len(self.outputs) == 1:
+            index = self.outputs[0]
+            return self.parameters[index][1]._decode(records[index], "", self.blank_as_zero)
+        result = {}
+        for index in self.outputs:
+            name = self.name(index)
+            result[name] = self.parameters[index][1]._decode(records[index], name, self.blank_as_zero)
+        return result or None
