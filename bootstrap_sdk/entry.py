@@ -100,9 +100,15 @@ def load_handler(settings: Settings) -> Handler:
     task_root = settings.task_root or os.getcwd()
     forced = settings.executable.mode_set or "BOOTSTRAP_SDK_EXEC_ARGS" in settings.executable.given
     if names_program(settings.handler, task_root, settings.path, forced):
-        from .adapter.executable import ExecutableHandler
+        adapter: Handler
+        if settings.executable.mode == "call":
+            from .adapter.cobol_call import CallHandler
 
-        adapter = ExecutableHandler(settings.handler, task_root, settings.executable)
+            adapter = CallHandler(settings.handler, task_root, settings.executable)
+        else:
+            from .adapter.executable import ExecutableHandler
+
+            adapter = ExecutableHandler(settings.handler, task_root, settings.executable)
         if settings.max_concurrency == 0:
             adapter.start()  # with workers, each starts its own program after the fork
         return adapter

@@ -21,7 +21,7 @@ RUNTIME_FILES = (
     "context.py", "payload.py", "errors.py", "logs.py",
     # the executable adapter
     "adapter/__init__.py", "adapter/command.py", "adapter/executable.py", "adapter/persistent.py",
-    "adapter/child_process.py", "adapter/workdir.py",
+    "adapter/child_process.py", "adapter/workdir.py", "adapter/cobol_call.py",
     # the copybook codec (the adapter's records)
     "copybook/__init__.py", "copybook/parser.py", "copybook/codec.py",
 )
