@@ -32,7 +32,10 @@ LAYER_EPILOG = """\
 The layer extracts to /opt: /opt/bootstrap runs the runtime (python -I -S, no /bin/sh
 needed), bundled executables land in /opt/bin (on Lambda's PATH), and the interpreter,
 the runtime, glibc with its loader and every other library live in /opt/bootstrap-sdk,
-patched so that they run whatever the Lambda host's own libraries are.
+patched so that they run whatever the Lambda host's own libraries are. A layer that
+bundles libcob (--executable cobcrun) also gets cobol-call-host, compiled here with cc
+against that libcob, which call mode (BOOTSTRAP_SDK_EXEC_MODE=call) runs COBOL
+subprograms in; --no-call-host leaves it out.
 
 Checks before anything is written (exit 3, every problem listed): layer paths relative
 and without '..'; no symlink leaving the layer; every file world-readable; every ELF file
@@ -92,6 +95,10 @@ def layer_parser() -> argparse.ArgumentParser:
     parser.add_argument("--stub-library", action="append", default=[], metavar="SONAME",
                         help="ship a stub of this library (same name and symbols, no content): for a large "
                              "dependency the programs never call, e.g. libicudata.so.72 under libcob (repeatable)")
+    parser.add_argument("--no-call-host", dest="call_host", action="store_false",
+                        help="do not build cobol-call-host, which call mode (BOOTSTRAP_SDK_EXEC_MODE=call) CALLs "
+                             "COBOL subprograms in; by default it is compiled (cc, libcob's header) whenever the "
+                             "layer bundles libcob")
     parser.add_argument("--system-libc", action="store_true",
                         help="do not bundle glibc: programs use the target's, and must not need a newer one")
     parser.add_argument("--bootstrap", type=Path, metavar="FILE",
@@ -143,6 +150,7 @@ def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
         includes=include_pairs(args.include), library_paths=args.library_path, python=args.python,
         stdlib=args.stdlib, stdlib_modules=args.stdlib_module, system_libc=args.system_libc,
         stub_libraries=args.stub_library,
+        call_host=args.call_host,
         bootstrap=args.bootstrap, name=args.name, description=args.description, license=args.license)
     try:
         result = build_layer(options, _progress(args.quiet))

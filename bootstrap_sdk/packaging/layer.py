@@ -1,6 +1,7 @@
 """Build a self-contained runtime layer: the pipeline, one step after the other.
 
-    validate → stage (interpreter, stdlib, runtime, programs) → compile .pyc → bundle the
+    validate → stage (interpreter, stdlib, runtime, programs, call mode's host when libcob
+    comes) → compile .pyc → bundle the
     shared libraries → patch them → bootstrap → check the tree → zip → manifest
 
 Each step is a function of its own module (``stage``, ``bundle``, ``patch``, ``checks``,
@@ -16,6 +17,7 @@ from typing import List
 
 from . import checks, elf, stage as staging, zipper
 from .bundle import bundle_libraries
+from .call_host import add_call_host
 from .manifest import layer_manifest, sha256_of, write_manifest
 from .options import LayerOptions, LayerResult, Progress
 from .patch import patch_stage
@@ -30,6 +32,7 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
         staging.add_runtime(stage)
         staging.compile_python(stage, progress)
         staging.add_programs(stage, options, progress)
+        add_call_host(stage, options, progress)
         problems = bundle_libraries(stage, options, progress)
         self_contained = patch_stage(stage, options.system_libc, elf.LOADERS[options.arch], progress)
         staging.add_bootstrap(stage, options)

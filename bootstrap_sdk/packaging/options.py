@@ -29,6 +29,7 @@ class LayerOptions:
     stdlib_modules: List[str] = attr.Factory(list)
     system_libc: bool = False
     stub_libraries: List[str] = attr.Factory(list)  # sonames replaced by stubs (see stub.py)
+    call_host: bool = True  # build cobol-call-host when libcob is bundled (see call_host.py)
     bootstrap: Optional[Path] = None
     name: str = "bootstrap-sdk-runtime"
     description: str = "Python custom runtime built with bootstrap-sdk"

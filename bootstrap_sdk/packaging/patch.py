@@ -65,12 +65,12 @@ def patch_stage(stage: Stage, system_libc: bool, arch_loader: str, progress: Pro
     patchelf = find_patchelf()
     loader_path = "" if system_libc else "%s/%s" % (LAYER_LIB, arch_loader)
     # A static program (no loader, no libraries: Go, musl, busybox) runs as it is.
-    programs = [r for r in stage.elf_roots if r.startswith("bin/")]
+    programs = [r for r in stage.elf_roots if r.startswith(("bin/", PRIVATE + "/bin/"))]
     executables = [stage.python_rel] + [r for r in programs if _is_dynamic(stage, r)]
     for rel in executables:
         make_writable(stage.root / rel)
         patch_executable(patchelf, str(stage.root / rel), loader_path, LAYER_LIB)
-    libraries = [r for r in stage.elf_roots if not r.startswith("bin/") and r != stage.python_rel] + [
+    libraries = [r for r in stage.elf_roots if r not in programs and r != stage.python_rel] + [
         "%s/lib/%s" % (PRIVATE, n) for n in sorted(os.listdir(stage.lib_dir))]
     for rel in libraries:
         if os.path.basename(rel) in GLIBC_SONAMES:

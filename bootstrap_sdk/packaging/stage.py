@@ -5,6 +5,7 @@ The tree is what /opt will hold:
     bootstrap                                 the runtime's entry (Python, no /bin/sh needed)
     bin/<program>                             bundled executables (/opt/bin is on PATH)
     bootstrap-sdk/python/bin/pythonX.Y        the interpreter, patched to the layer's loader
+    bootstrap-sdk/bin/cobol-call-host         call mode's host, when libcob is bundled (call_host.py)
     bootstrap-sdk/python/lib/pythonX.Y/...    its standard library, sourceless .pyc
     bootstrap-sdk/sdk/bootstrap_sdk/...       the runtime (runtime_files.RUNTIME_FILES)
     bootstrap-sdk/lib/                        glibc, its loader and every other library
