@@ -41,6 +41,10 @@ SAMPLES: List[Tuple[str, str, str]] = [
     ("payroll", "batch.json", "a list sent to PAYROLL, which takes one record: refused, none silently dropped"),
     ("payroll", "good-week.json", "after all that, the next invoke is served as usual"),
     ("paybatch", "batch.json", "a batch of four through files PAYIN/PAYOUT; one record is rejected (E4)"),
+    ("paycalc", "good-week.json", "the subprogram PAYCALC, CALLed in a warm host: the same week, the same pay"),
+    ("paycalc", "zero-rate.json", "a subprogram returns the rejection in PO-STATUS (E2), RETURN-CODE 0"),
+    ("paycalc", "abend.json", "the abend, as GOBACK with RETURN-CODE 16: the host lives on"),
+    ("paycalc", "overtime.json", "and serves the next invoke from its fresh WORKING-STORAGE"),
 ]
 
 
@@ -116,12 +120,14 @@ def run(out: Path, no_build: bool) -> int:
     with tempfile.TemporaryDirectory(prefix="cobol-root-") as tmp:
         root = lay_out(Path(tmp) / "root", [built["layer"]], built["function"])
         print("root:    %s holds %s" % (root, ", ".join(sorted("/" + p.name for p in root.iterdir()))))
-        for function in ("payroll", "paybatch"):
+        for function in json.loads((HERE / "functions.json").read_text()):
             log_path = Path(tmp) / (function + ".log")
             with open(log_path, "wb") as log, Sandbox(root, function_config(function), log=log) as sandbox:
                 config = function_config(function)
-                print("\n######## function %s: _HANDLER=%r, BOOTSTRAP_SDK_EXEC_ARGS=%r" % (
-                    function, config["_HANDLER"], config.get("BOOTSTRAP_SDK_EXEC_ARGS", "")))
+                setting = "BOOTSTRAP_SDK_EXEC_USING" if "BOOTSTRAP_SDK_EXEC_USING" in config else \
+                    "BOOTSTRAP_SDK_EXEC_ARGS"
+                print("\n######## function %s: _HANDLER=%r, %s=%r" % (
+                    function, config["_HANDLER"], setting, config.get(setting, "")))
                 for target, event_file, title in SAMPLES:
                     if target != function:
                         continue
