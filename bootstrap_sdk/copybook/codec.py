@@ -604,6 +604,9 @@ class CallParameters:
             if not isinstance(event, dict):
                 raise RecordError("event", "the program takes %d records: send a JSON object with the members %s, "
                                   "not %s" % (len(names), ", ".join(names), _kind(event)))
+            twice = getattr(event, "duplicate", None)
+            if twice is not None:
+                raise RecordError(twice, "given twice in the event")
             unknown = sorted(set(event) - set(names))
             if unknown:
                 raise RecordError("event", "unknown member%s %s: the members are the input records %s"
