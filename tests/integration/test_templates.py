@@ -37,7 +37,7 @@ VENV_BIN = Path(sys.executable).parent  # make-runtime-layer and make-function-z
 SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
 SAM_PYTHON = ROOT / ".tools" / "sam" / "bin" / "python"
 PROGRAMS = ["PAYROLL", "PAYBATCH"]
-FUNCTIONS = {"Payroll": "payroll", "Paybatch": "paybatch"}  # the template's logical IDs: functions.json's names
+FUNCTIONS = {"Payroll": "payroll", "Paybatch": "paybatch", "Paycalc": "paycalc"}  # the template's logical IDs: functions.json's names
 
 
 # -- the tools ---------------------------------------------------------------------------
@@ -222,7 +222,7 @@ def test_the_cobol_handlers_are_ones_lambda_accepts(monkeypatch):
                if not re.fullmatch(pattern["pattern"], handler) or len(handler) > pattern["max"]}
     findings = [f for f in lint(transform(cobol_template(), {}, monkeypatch)) if f.startswith("E3031")]
     assert (refused, findings) == ({}, [])
-    assert set(handlers().values()) == {"cobcrun"}
+    assert set(handlers().values()) == {"cobcrun", "PAYCALC"}
     spaced = cobol_template()  # the check itself: a command line as Handler is caught
     spaced["Resources"]["Payroll"]["Properties"]["Handler"] = "cobcrun -M /var/task/ PAYROLL"
     assert any(f.startswith("E3031") for f in lint(transform(spaced, {}, monkeypatch)))
@@ -244,7 +244,7 @@ def test_the_cobol_template_says_what_functions_json_says():
         "provided.al2023", ["x86_64"], [{"Ref": "CobolRuntime"}])
     layer = template["Resources"]["CobolRuntime"]
     assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "x86_64"}
-    assert set(template["Outputs"]) == {"CobolRuntimeLayerArn", "PayrollFunctionArn", "PaybatchFunctionArn"}
+    assert set(template["Outputs"]) == {"CobolRuntimeLayerArn"} | {"%sFunctionArn" % name for name in FUNCTIONS}
     makefile = (EXAMPLE / "Makefile").read_text()
     for logical in ["CobolRuntime"] + list(FUNCTIONS):
         assert re.search(r"^(build-\w+ )*build-%s\b.*:" % logical, makefile, re.M), logical
