@@ -326,7 +326,9 @@ class CallHandler(ProgramHandler):
         except SpawnError as exc:
             raise FunctionError(str(exc), "Executable.SpawnError") from None
         finally:
-            child_process.sweep([self.host.pid] if self.host.pid else [])  # what escaped the host's clean-up
+            keep = [self.host.pid] if self.host.pid else []
+            if child_process.strays(keep):  # what escaped the host's clean-up (it ends its own children)
+                child_process.sweep(keep)
         self.call_ns = reply.call_ns
         if reply.kind != RETURNED:
             raise FunctionError("%s answered a CALL with frame kind %d: %s" % (HOST_NAME, reply.kind, reply.message),
