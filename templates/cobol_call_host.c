@@ -24,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,13 +106,16 @@ static int read_all(int fd, void *data, size_t length)
     return 1;
 }
 
-/* One frame; async-signal-safe (write(2) only), so the fault handler can send one. */
+/* One frame, in one writev when it fits the pipe (the runtime wakes once, not per part);
+   async-signal-safe (writev(2) and write(2) only), so the fault handler can send one. */
 static void reply(uint32_t kind, int32_t code, uint32_t detail, uint64_t call_ns, const char *message,
-                  const unsigned char *const *data)
+                  unsigned char *const *data)
 {
     struct reply_header header;
-    size_t message_length = 0;
-    int i;
+    struct iovec parts[MAX_PARAMS + 2];
+    size_t message_length = 0, length = 0;
+    ssize_t written;
+    int i, n = 0;
 
     if (message != NULL)
         while (message[message_length] != '\0')
@@ -122,12 +127,31 @@ static void reply(uint32_t kind, int32_t code, uint32_t detail, uint64_t call_ns
     header.call_ns = call_ns;
     header.message_length = (uint32_t)message_length;
     header.data_length = data != NULL ? (uint32_t)total : 0;
-    write_all(REPLY_FD, &header, sizeof header);
-    if (message_length > 0)
-        write_all(REPLY_FD, message, message_length);
+    parts[n].iov_base = &header;
+    parts[n++].iov_len = sizeof header;
+    if (message_length > 0) {
+        parts[n].iov_base = (void *)message;
+        parts[n++].iov_len = message_length;
+    }
     if (data != NULL)
-        for (i = 0; i < count; i++)
-            write_all(REPLY_FD, data[i], sizes[i]);
+        for (i = 0; i < count; i++) {
+            parts[n].iov_base = data[i];
+            parts[n++].iov_len = sizes[i];
+        }
+    for (i = 0; i < n; i++)
+        length += parts[i].iov_len;
+    do
+        written = writev(REPLY_FD, parts, n);
+    while (written < 0 && errno == EINTR);
+    if (written < 0 || (size_t)written == length)
+        return;
+    /* A short write (a frame larger than the pipe): the rest, part by part. */
+    for (i = 0; i < n; i++) {
+        size_t skip = (size_t)written < parts[i].iov_len ? (size_t)written : parts[i].iov_len;
+        written -= (ssize_t)skip;
+        if (write_all(REPLY_FD, (char *)parts[i].iov_base + skip, parts[i].iov_len - skip) != 0)
+            return;
+    }
 }
 
 /* libcob calls this (CBL_ERROR_PROC) with a runtime error's text before it ends the process. */
@@ -216,22 +240,32 @@ static int allocate_buffers(void)
    invoke's. Their own orphans go to the runtime, which reaps and ends them. */
 static void end_children(void)
 {
-    char path[64];
+    static int children = -2; /* this process's children list, opened once and re-read */
+    char list[4096];
     int round;
 
-    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    if (children == -2) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+        children = open(path, O_RDONLY | O_CLOEXEC);
+    }
     for (round = 0; round < 64; round++) {
-        FILE *file = fopen(path, "r");
-        int pid, found = 0;
-        if (file == NULL)
+        ssize_t length = children >= 0 ? pread(children, list, sizeof list - 1, 0) : -1;
+        char *at = list, *end;
+        int found = 0;
+        if (length <= 0)
             return;
-        while (fscanf(file, "%d", &pid) == 1) {
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
+        list[length] = '\0';
+        for (;;) {
+            long pid = strtol(at, &end, 10);
+            if (end == at)
+                break;
+            at = end;
+            kill(-(pid_t)pid, SIGKILL);
+            kill((pid_t)pid, SIGKILL);
+            waitpid((pid_t)pid, NULL, 0);
             found = 1;
         }
-        fclose(file);
         if (!found)
             return;
     }
@@ -267,6 +301,7 @@ static int serve(void)
     static char environment[MAX_ENV + 1];
     struct request_header request;
     void *arguments[MAX_PARAMS];
+    int home = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* where the host started: the task root */
     int i;
 
     for (i = 0; i < count; i++)
@@ -300,11 +335,17 @@ static int serve(void)
         return_code = cob_call(entry, count, arguments);
         took = now_ns() - started;
         in_call = 0;
-        if (!keep_state)
-            cob_cancel(entry); /* the next CALL finds WORKING-STORAGE as a new process would */
         fflush(stdout);
         end_children();
-        reply(RETURNED, return_code, 0, took, NULL, (const unsigned char *const *)buffers);
+        reply(RETURNED, return_code, 0, took, NULL, buffers);
+        /* After the reply, while the runtime posts the response: the next CALL finds
+           WORKING-STORAGE as a new process would. */
+        if (!keep_state)
+            cob_cancel(entry);
+        /* Leave the invoke's directory, which the runtime removes next: the host does not
+           keep it alive, and the file system frees it then, not inside the next invoke. */
+        if (home >= 0 && fchdir(home) != 0)
+            return 2;
     }
 }
 

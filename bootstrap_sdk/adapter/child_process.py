@@ -32,6 +32,8 @@ _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGIN
 
 # Exit statuses reaped by sweep() for children that someone else is waiting on.
 _reaped: Dict[int, int] = {}
+# (pid, fd) of this process's main thread's children list, for strays().
+_children_file: Tuple[int, int] = (0, -1)
 
 
 class SpawnError(Exception):
@@ -169,9 +171,12 @@ def strays(keep: Iterable[int] = ()) -> bool:
     Only the main thread's list is read: the runtime spawns from it, and the kernel
     re-parents orphans to a subreaper's main thread while it lives.
     """
+    global _children_file
+    pid = os.getpid()
     try:
-        with open("/proc/self/task/%d/children" % os.getpid(), "rb") as handle:
-            found = handle.read().split()
+        if _children_file[0] != pid:  # opened once per process (a forked worker opens its own)
+            _children_file = (pid, os.open("/proc/self/task/%d/children" % pid, os.O_RDONLY | os.O_CLOEXEC))
+        found = os.pread(_children_file[1], 65536, 0).split()
     except OSError:
         return True  # cannot tell: let sweep() look
     spared = {str(pid).encode() for pid in keep}
