@@ -376,6 +376,10 @@ int main(int argc, char **argv)
         reply(INIT_FAILED, 0, 0, 0, "cannot allocate the parameters' buffers", NULL);
         return 1;
     }
+    /* The protocol's pipes are this process's alone: what the subprogram starts
+       (CALL 'SYSTEM') must neither write frames nor keep a pipe open. */
+    fcntl(REQUEST_FD, F_SETFD, FD_CLOEXEC);
+    fcntl(REPLY_FD, F_SETFD, FD_CLOEXEC);
     cob_init(1, cob_argv);
     default_signals();
     cob_sys_error_proc(&install, &handler);

@@ -125,6 +125,13 @@ def test_what_the_subprogram_starts_does_not_outlive_the_invoke(actions):
     assert runtime
 
 
+def test_what_the_subprogram_starts_gets_none_of_the_hosts_pipes(actions):
+    """A shell started by CALL 'SYSTEM' has no fd 3 or 4: it can neither forge a reply
+    nor hold the protocol's pipes open."""
+    assert act(actions, "FDS")["counted"] == 0
+    served_after(actions)
+
+
 def _is_sleep_30(pid: str) -> bool:
     try:
         return Path("/proc/%s/cmdline" % pid).read_bytes() == b"sleep\x0030\x00"

@@ -9,7 +9,7 @@
        01  WS-TABLE.
            05  WS-ITEM             PIC 9 OCCURS 3 TIMES.
        01  WS-I                    PIC 9.
-       01  WS-COMMAND              PIC X(40).
+       01  WS-COMMAND              PIC X(80).
        LINKAGE SECTION.
        COPY ACTREQ.
        COPY ACTOUT.
@@ -53,5 +53,11 @@
                    CALL "SYSTEM" USING WS-COMMAND
                    ACCEPT REQUEST-ID FROM ENVIRONMENT
                        "LAMBDA_INVOKE_DIR"
+               WHEN "FDS"
+                   MOVE "test ! -e /proc/self/fd/3" &
+                        " -a ! -e /proc/self/fd/4" TO WS-COMMAND
+                   CALL "SYSTEM" USING WS-COMMAND
+                   MOVE RETURN-CODE TO COUNTED
+                   MOVE 0 TO RETURN-CODE
            END-EVALUATE
            GOBACK.
