@@ -211,3 +211,44 @@ def test_a_single_object_sent_to_paybatch_is_refused(paybatch):
     error = decimal_json(paybatch.rie.invoke(_dumps(event("good-week.json"))).body)
     assert error["errorType"] == "Copybook.InvalidEvent"
     assert "JSON list" in error["errorMessage"]
+
+
+# -- PAYCALC, the same rules as a subprogram, in call mode ------------------------------------
+
+@pytest.fixture(scope="module")
+def paycalc(root) -> Iterator[Sandbox]:
+    with Sandbox(root, run.function_config("paycalc")) as sandbox:
+        yield sandbox
+
+
+def test_the_layer_carries_the_call_host_bound_to_its_own_loader(root):
+    """make-runtime-layer built cobol-call-host against the bundled libcob and patched it."""
+    from bootstrap_sdk.packaging.elf import read_elf
+
+    host = root / "opt" / "bootstrap-sdk" / "bin" / "cobol-call-host"
+    info = read_elf(str(host))
+    assert info is not None and info.interpreter.startswith("/opt/bootstrap-sdk/lib/ld-linux")
+    assert any(name.startswith("libcob.so") for name in info.needed)
+    assert host.stat().st_mode & 0o777 == 0o755
+
+
+@given(employee=employees)
+@settings(max_examples=25)
+def test_paycalc_pays_generated_weeks_as_computed_independently(paycalc, employee):
+    """The layer's host, the runtime unprivileged over read-only code: every answer is the
+    PAY-OUT record, a rejection included (a subprogram returns it; its caller decides)."""
+    body = decimal_json(paycalc.rie.invoke(_dumps(employee)).body)
+    want = expected_pay(employee)
+    if want["status"] == "OK":
+        assert body == want
+    else:
+        assert (body["status"], body["message"]) == (want["status"], want["message"])
+
+
+def test_paycalc_abend_is_return_code_16_and_the_host_serves_on(paycalc):
+    error = decimal_json(paycalc.rie.invoke((EXAMPLE / "events" / "abend.json").read_bytes()).body)
+    assert error["errorType"] == "Executable.ReturnCode16"
+    assert error["errorMessage"] == ("PAYCALC returned RETURN-CODE 16; stderr ends:\n"
+                                     "PAYCALC ABEND: DIVIDE BY ZERO, DAYS WORKED = 0 FOR EMPLOYEE E00123")
+    employee = event("overtime.json")
+    assert decimal_json(paycalc.rie.invoke(_dumps(employee)).body) == expected_pay(employee)
