@@ -56,7 +56,7 @@ def compile_programs(function_dir: Path, programs: Sequence[str]) -> None:
             raise BuildFailed("%s: no such program (each name in --program or PROGRAMS is a file src/NAME.cob)"
                               % source)
         done = subprocess.run(["cobc", "-m", "-O", "-I", str(HERE / "copybooks"), "-o",
-                               str(function_dir / (program + ".so")), str(source)], cwd=str(HERE))
+                               str((function_dir / (program + ".so")).resolve()), str(source)], cwd=str(HERE))
         if done.returncode != 0:
             raise BuildFailed("cobc could not compile %s (its messages are above)" % source)
 
