@@ -56,6 +56,8 @@ def call_root(runtime_root: Path, call_host: Path) -> Path:
                         str(root / (source.stem + ".so")), str(source)], check=True, cwd=str(root))
     for path in root.iterdir():
         path.chmod(0o644)
+    shutil.copy(runtime_root / "functions" / "bootstrap", root / "bootstrap")  # /var/task/bootstrap, for the
+    (root / "bootstrap").chmod(0o755)  # RIE's multi-concurrency mode, which looks only there and in /opt
     return root
 
 
@@ -234,6 +236,38 @@ def test_sigterm_ends_the_host(actions):
     while os.path.exists("/proc/%d" % host) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not os.path.exists("/proc/%d" % host)
+
+
+def test_multi_concurrency_gives_each_worker_its_own_host(start_runtime, call_root):
+    """Three overlapping invokes, three workers, three hosts: a host serves one CALL at a time."""
+    import threading
+
+    from harness import multi_concurrency_wrapper
+
+    runtime = start_runtime("ACTIONS", wrapper=multi_concurrency_wrapper(call_root), task_root="/var/task",
+                            BOOTSTRAP_SDK_EXEC_MODE="call", BOOTSTRAP_SDK_EXEC_USING=ACTIONS_USING,
+                            AWS_LAMBDA_MAX_CONCURRENCY="3")
+    results: List[Dict[str, Any]] = []
+
+    def call() -> None:
+        invoker = runtime.rie.invoker()
+        for _ in range(200):  # until every worker polls /next, the RIE answers "no idle runtimes"
+            result = invoker.invoke(b'{"action": "SLOWPID", "amount": 0}')
+            if b"Runtime.Unavailable" not in result.body:
+                break
+            time.sleep(0.02)
+        results.append(result.json())
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == 3 and all(r.get("result") == "SLOWPID" for r in results), results
+    pids = {r["request_id"] for r in results}
+    assert len(pids) == 3, "each overlapping invoke was CALLed in a host of its own: %s" % pids
+    for pid in pids:
+        assert HOST_NAME.encode() in Path("/proc/%d/cmdline" % int(pid)).read_bytes()
 
 
 # -- bad configuration fails init --------------------------------------------------------------

@@ -10,6 +10,8 @@
            05  WS-ITEM             PIC 9 OCCURS 3 TIMES.
        01  WS-I                    PIC 9.
        01  WS-COMMAND              PIC X(80).
+       01  WS-PID                  PIC S9(9) COMP-5.
+       01  WS-PID-TEXT             PIC 9(9).
        LINKAGE SECTION.
        COPY ACTREQ.
        COPY ACTOUT.
@@ -53,6 +55,11 @@
                    CALL "SYSTEM" USING WS-COMMAND
                    ACCEPT REQUEST-ID FROM ENVIRONMENT
                        "LAMBDA_INVOKE_DIR"
+               WHEN "SLOWPID"
+                   CALL "C$SLEEP" USING 1
+                   CALL "C$GETPID" RETURNING WS-PID
+                   MOVE WS-PID TO WS-PID-TEXT
+                   MOVE WS-PID-TEXT TO REQUEST-ID
                WHEN "FDS"
                    MOVE "test ! -e /proc/self/fd/3" &
                         " -a ! -e /proc/self/fd/4" TO WS-COMMAND
