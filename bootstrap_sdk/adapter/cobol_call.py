@@ -37,7 +37,7 @@ import select
 import struct
 import time
 
-from .. import shutdown
+from .. import logs, shutdown
 from ..errors import MALFORMED_HANDLER_NAME, FunctionError, InitError
 from . import child_process
 from .child_process import SpawnError
@@ -175,6 +175,8 @@ class CallHost(PersistentProgram):
     def call(self, workdir: str, variables: Mapping[str, str], records: bytes, kill_at: float,
              grace: float) -> Reply:
         """One CALL: the records in, the RETURNED frame back; FunctionError if the host ended."""
+        if self.running:
+            self._replace_if_unfit()
         if not self.running:
             self.start(kill_at)
         environment = b"".join(("%s=%s" % (name, value.replace("\0", ""))).encode("utf-8", "surrogateescape")
@@ -193,6 +195,29 @@ class CallHost(PersistentProgram):
             self._read_lines(self._chatter, self.chatter, 1 << 20)
         self._read_lines(self._stderr, self.stderr, 1 << 20)
         return reply
+
+    def _replace_if_unfit(self) -> None:
+        """Before a CALL: a host that ended since the last one, or that sent what nobody asked
+        for, is not trusted with this invoke (which did nothing wrong): it is replaced, and
+        the log says why. Costs a waitpid and a read that finds nothing."""
+        status = child_process.wait_exit(self.pid, 0)
+        if status is not None:
+            self._drain()
+            tail = self.stderr.tail_text()
+            self._forget()
+            logs.warning("%s ended between invokes (it %s)%s; a fresh one serves this invoke"
+                         % (HOST_NAME, child_process.describe_status(status), "; stderr ends:\n" + tail if tail else ""))
+            return
+        stale = bytes(self._buffer)
+        try:
+            data = os.read(self._stdout, REPLY.size + MAX_MESSAGE)
+        except BlockingIOError:  # nothing there, as it should be
+            data = None
+        if stale or data is not None:
+            self.stop(0)
+            logs.warning("%s %s between invokes; a fresh one serves this invoke" % (
+                HOST_NAME, "closed its reply pipe" if data == b"" and not stale
+                else "sent %d bytes nobody asked for" % (len(stale) + len(data or b""))))
 
     def _take_reply(self, request_id: str, on_chatter: Callable[[str], None]) -> Any:
         """A whole frame from the reply pipe, if there is one; EXITED and OVERRUN are kept."""
@@ -330,7 +355,8 @@ class CallHandler(ProgramHandler):
             if child_process.strays(keep):  # what escaped the host's clean-up (it ends its own children)
                 child_process.sweep(keep)
         self.call_ns = reply.call_ns
-        if reply.kind != RETURNED:
+        if reply.kind != RETURNED:  # a host out of step with its runtime serves no further invoke
+            self.host.stop(0)
             raise FunctionError("%s answered a CALL with frame kind %d: %s" % (HOST_NAME, reply.kind, reply.message),
                                 "Executable.ProtocolError")
         if reply.code != 0:

@@ -444,13 +444,8 @@ def test_chatter_on_the_hosts_stdout_does_not_disturb_the_answer(harness):
     assert len(harness.pids()) == 1
 
 
-# -- faults the runtime does not survive yet (strict xfail: each passes once it is fixed) ---
+# -- a host out of step: the invoke that finds it out does not pay, the next gets a fresh host ---
 
-WRONG_KIND = ("CallHandler.__call__ (cobol_call.py:333) raises ProtocolError for a frame of another kind than "
-              "RETURNED but leaves that host running: the next invoke meets its exit or its next frame")
-
-
-@pytest.mark.xfail(strict=True, reason=WRONG_KIND)
 def test_bad_request_then_exit_is_a_protocol_error_and_the_next_invoke_gets_a_fresh_host(harness):
     """A BAD_REQUEST answer (the real host then exits 2) fails that invoke only; the next one gets a new host."""
     harness.fake('''\
@@ -467,7 +462,6 @@ def test_bad_request_then_exit_is_a_protocol_error_and_the_next_invoke_gets_a_fr
     served_by_a_fresh_host(harness, handler, harness.pids())
 
 
-@pytest.mark.xfail(strict=True, reason=WRONG_KIND)
 def test_a_frame_of_the_wrong_kind_never_lets_its_call_answer_the_next_invoke(harness):
     """After READY in answer to a CALL (then that CALL's RETURNED), the next invoke gets its own answer."""
     harness.fake('''\
@@ -484,9 +478,6 @@ def test_a_frame_of_the_wrong_kind_never_lets_its_call_answer_the_next_invoke(ha
     assert harness.invoke(handler, "GOOD", 5) == {"name": "DOOG", "qty": 6}  # not STAL's {"LATS", 6}
 
 
-@pytest.mark.xfail(strict=True, reason="CallHost.call (cobol_call.py:185-195) neither refuses a frame left over "
-                                       "from the previous CALL nor checks for one: an extra RETURNED is taken as "
-                                       "the next invoke's reply, and one invoke's records answer another")
 def test_a_second_returned_for_one_call_never_answers_the_next_invoke(harness):
     """A host that answers one CALL twice does not make the next invoke return the previous invoke's records."""
     harness.fake('''\
@@ -500,18 +491,11 @@ def test_a_second_returned_for_one_call_never_answers_the_next_invoke(harness):
     handler = harness.handler()
     assert harness.invoke(handler, "DUPL", 1) == {"name": "LPUD", "qty": 2}
     time.sleep(0.2)  # the extra frame is in the pipe before the next invoke
-    try:
-        answer = harness.invoke(handler, "GOOD", 5)
-    except FunctionError as exc:  # refusing the stale frame as a protocol error is fine too
-        assert exc.error_type == "Executable.ProtocolError"
-        served_by_a_fresh_host(harness, handler, harness.pids())
-    else:
-        assert answer == {"name": "DOOG", "qty": 6}
+    before = harness.pids()
+    assert harness.invoke(handler, "GOOD", 5) == {"name": "DOOG", "qty": 6}, "a fresh host answered, not the stale frame"
+    assert harness.pids() != before
 
 
-@pytest.mark.xfail(strict=True, reason="CallHost.call (cobol_call.py:178) restarts only a host it stopped itself: "
-                                       "one that died between invokes is found dead by the next CALL, which fails "
-                                       "as 'crashed inside the CALL' although the host never saw it")
 def test_a_host_that_died_between_invokes_is_replaced_for_the_next_one(harness):
     """A host that exits after its reply (as the real one does if it cannot fchdir back) spares the next invoke."""
     harness.fake('''\
