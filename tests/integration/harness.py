@@ -58,3 +58,28 @@ def runtime_pid(runtime: Any) -> int:
         if b"bootstrap" in cmdline and b"python" in cmdline:
             return int(pid)
     raise AssertionError("runtime process not found")
+
+
+def overlapping_invokes(runtime: Any, body: bytes, count: int) -> List[Any]:
+    """``count`` invokes at once, from threads, each retried until a worker takes it (until
+    every worker polls /next the RIE answers "no idle runtimes"); their JSON answers."""
+    import threading
+    import time
+
+    results: List[Any] = []
+
+    def call() -> None:
+        invoker = runtime.rie.invoker()
+        for _ in range(200):
+            result = invoker.invoke(body)
+            if b"Runtime.Unavailable" not in result.body:
+                break
+            time.sleep(0.02)
+        results.append(result.json())
+
+    threads = [threading.Thread(target=call) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from bootstrap_sdk.packaging.call_host import HOST_NAME, build_host
-from harness import runtime_pid
+from harness import multi_concurrency_wrapper, overlapping_invokes, runtime_pid
 
 HERE = Path(__file__).parent
 CALL_PROGRAMS = HERE / "call_programs"
@@ -240,29 +240,10 @@ def test_sigterm_ends_the_host(actions):
 
 def test_multi_concurrency_gives_each_worker_its_own_host(start_runtime, call_root):
     """Three overlapping invokes, three workers, three hosts: a host serves one CALL at a time."""
-    import threading
-
-    from harness import multi_concurrency_wrapper
-
     runtime = start_runtime("ACTIONS", wrapper=multi_concurrency_wrapper(call_root), task_root="/var/task",
                             BOOTSTRAP_SDK_EXEC_MODE="call", BOOTSTRAP_SDK_EXEC_USING=ACTIONS_USING,
                             AWS_LAMBDA_MAX_CONCURRENCY="3")
-    results: List[Dict[str, Any]] = []
-
-    def call() -> None:
-        invoker = runtime.rie.invoker()
-        for _ in range(200):  # until every worker polls /next, the RIE answers "no idle runtimes"
-            result = invoker.invoke(b'{"action": "SLOWPID", "amount": 0}')
-            if b"Runtime.Unavailable" not in result.body:
-                break
-            time.sleep(0.02)
-        results.append(result.json())
-
-    threads = [threading.Thread(target=call) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = overlapping_invokes(runtime, b'{"action": "SLOWPID", "amount": 0}', 3)
     assert len(results) == 3 and all(r.get("result") == "SLOWPID" for r in results), results
     pids = {r["request_id"] for r in results}
     assert len(pids) == 3, "each overlapping invoke was CALLed in a host of its own: %s" % pids
@@ -319,26 +300,23 @@ def cents(low: int, high: int, places: int = 2) -> st.SearchStrategy[Decimal]:
     return st.integers(low, high).map(lambda n: Decimal(n).scaleb(-places))
 
 
-paid_weeks = st.fixed_dictionaries({  # what PAYROLL pays: most of the examples
-    "emp_id": st.text("ABCDE0123456789", min_size=1, max_size=6),
-    "emp_name": st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ .'-", max_size=24),
-    "hourly_rate": cents(1, 99999),
-    "tax_rate": cents(0, 999, 3),
-    "adjustment": cents(-99999, 999999),
-    "ytd_gross": cents(0, 999999999),
-    "days_worked": st.integers(1, 7),
-    "hours": st.lists(cents(0, 240, 1), max_size=7),
-})
-any_weeks = st.fixed_dictionaries({  # anything the copybooks can carry: rejections and abends too
-    "emp_id": st.text("ABCDE0123456789 ", min_size=0, max_size=6),
-    "emp_name": st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ .'-", max_size=24),
-    "hourly_rate": cents(0, 99999),
-    "tax_rate": cents(0, 999, 3),
-    "adjustment": cents(-9999999, 9999999),
-    "ytd_gross": cents(0, 999999999),
-    "days_worked": st.integers(0, 9),
-    "hours": st.lists(cents(0, 300, 1), max_size=7),
-})
+def weeks(blank_ids: bool, lowest_rate: int, adjustments: "tuple[int, int]", days: "tuple[int, int]", tenths: int):
+    """Weeks the copybooks can carry, within the bounds given."""
+    return st.fixed_dictionaries({
+        "emp_id": st.text("ABCDE0123456789" + (" " if blank_ids else ""), min_size=0 if blank_ids else 1,
+                          max_size=6),
+        "emp_name": st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ .'-", max_size=24),
+        "hourly_rate": cents(lowest_rate, 99999),
+        "tax_rate": cents(0, 999, 3),
+        "adjustment": cents(*adjustments),
+        "ytd_gross": cents(0, 999999999),
+        "days_worked": st.integers(*days),
+        "hours": st.lists(cents(0, tenths, 1), max_size=7),
+    })
+
+
+paid_weeks = weeks(False, 1, (-99999, 999999), (1, 7), 240)  # what PAYROLL pays: most of the examples
+any_weeks = weeks(True, 0, (-9999999, 9999999), (0, 9), 300)  # anything the copybooks carry: rejections and abends too
 
 
 def _body(week: Dict[str, Any]) -> bytes:

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from harness import multi_concurrency_wrapper, runtime_pid
+from harness import multi_concurrency_wrapper, overlapping_invokes, runtime_pid
 
 PROGRAMS = Path(__file__).parent / "programs"
 LIMIT = 6 * 1024 * 1024 + 100
@@ -391,26 +391,9 @@ def test_errors_reach_the_caller_as_json(start_runtime, bin_dir):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the RIE's multi-concurrency mode needs root")
 def test_multi_concurrency_gives_each_worker_its_own_persistent_program(start_runtime, functions_dir, bin_dir):
-    import threading
-
     runtime = start_runtime("bin/persistent.py", wrapper=multi_concurrency_wrapper(functions_dir), task_root="/var/task",
                             BOOTSTRAP_SDK_EXEC_MODE="persistent", AWS_LAMBDA_MAX_CONCURRENCY="3")
-    results: List[object] = []
-
-    def call() -> None:
-        invoker = runtime.rie.invoker()
-        for _ in range(200):  # until every worker polls /next, the RIE answers "no idle runtimes"
-            result = invoker.invoke(b'{"sleep": 1}')
-            if b"Runtime.Unavailable" not in result.body:
-                break
-            time.sleep(0.02)
-        results.append(result.json())
-
-    threads = [threading.Thread(target=call) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    results = overlapping_invokes(runtime, b'{"sleep": 1}', 3)
     assert len(results) == 3 and all("pid" in r for r in results), results  # type: ignore[operator]
     # Three invokes that overlapped in time were served by three workers, each with its program.
     assert len({r["pid"] for r in results}) == 3  # type: ignore[index]

@@ -16,7 +16,7 @@ from typing import Any, Iterator, List
 
 import pytest
 
-from bootstrap_sdk import shutdown
+from handler_harness import stopped_after
 from bootstrap_sdk.adapter import cobol_call
 from bootstrap_sdk.adapter.cobol_call import HOST_NAME, MAX_MESSAGE, CallHandler
 from bootstrap_sdk.context import Context, FunctionInfo, Invocation
@@ -164,14 +164,7 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    # Each handler registers its stop() as a shutdown hook: keep them out of the global list.
-    monkeypatch.setattr(shutdown, "_hooks", [])
-    made = Harness(tmp_path)
-    try:
-        yield made
-    finally:
-        for handler in made.handlers:
-            handler.stop()
+    yield from stopped_after(Harness(tmp_path), monkeypatch)
 
 
 def gone(pid: int) -> bool:

@@ -13,6 +13,7 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 from children import alive
+from handler_harness import stopped_after
 from bootstrap_sdk import shutdown
 from bootstrap_sdk.adapter.executable import ExecutableHandler
 from bootstrap_sdk.context import Context, FunctionInfo, Invocation
@@ -80,14 +81,7 @@ class Harness:
 
 @pytest.fixture
 def harness(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Harness]:
-    # Each handler registers its stop() as a shutdown hook: keep them out of the global list.
-    monkeypatch.setattr(shutdown, "_hooks", [])
-    made = Harness(tmp_path)
-    try:
-        yield made
-    finally:
-        for handler in made.handlers:
-            handler.stop()
+    yield from stopped_after(Harness(tmp_path), monkeypatch)
 
 
 # -- stdio -------------------------------------------------------------------------------
