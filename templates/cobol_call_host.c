@@ -69,6 +69,7 @@ static unsigned char *guards[MAX_PARAMS];
 static size_t page;
 static size_t total;
 static volatile sig_atomic_t in_call;
+static char **initial_environment; /* as the host started: each invoke starts from it */
 static char runtime_error[2048];
 
 static int write_all(int fd, const void *data, size_t length)
@@ -271,10 +272,39 @@ static void end_children(void)
     }
 }
 
-/* Apply "NAME=VALUE" (set) and "NAME" (unset) items, each ended by a NUL. */
+extern char **environ;
+
+static int save_environment(void)
+{
+    size_t n = 0, i;
+    while (environ[n] != NULL)
+        n++;
+    initial_environment = calloc(n + 1, sizeof *initial_environment);
+    if (initial_environment == NULL)
+        return -1;
+    for (i = 0; i < n; i++)
+        if ((initial_environment[i] = strdup(environ[i])) == NULL)
+            return -1;
+    return 0;
+}
+
+/* The invoke's environment: the host's first one (what an earlier invoke's subprogram set
+   with SET ENVIRONMENT is gone, as in a new process), then the invoke's own variables:
+   "NAME=VALUE" (set) and "NAME" (unset) items, each ended by a NUL. */
 static void apply_environment(char *items, size_t length)
 {
     size_t at = 0;
+    char **saved;
+
+    clearenv();
+    for (saved = initial_environment; *saved != NULL; saved++) {
+        char *equals = strchr(*saved, '=');
+        if (equals != NULL) {
+            *equals = '\0';
+            setenv(*saved, equals + 1, 1);
+            *equals = '=';
+        }
+    }
     while (at < length) {
         char *item = items + at;
         char *equals = strchr(item, '=');
@@ -372,7 +402,7 @@ int main(int argc, char **argv)
         }
         sizes[i] = (size_t)size;
     }
-    if (allocate_buffers() != 0) {
+    if (allocate_buffers() != 0 || save_environment() != 0) {
         reply(INIT_FAILED, 0, 0, 0, "cannot allocate the parameters' buffers", NULL);
         return 1;
     }

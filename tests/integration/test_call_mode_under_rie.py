@@ -110,6 +110,13 @@ def test_each_invoke_sees_its_own_request_id_and_working_directory(actions):
     assert spawned["request_id"].startswith("/tmp/invoke-"), "the subprogram ran in the invoke's directory"
 
 
+def test_an_invoke_starts_from_the_hosts_first_environment(actions):
+    """What one invoke's subprogram SET ENVIRONMENT is gone for the next, as in a new process."""
+    assert act(actions, "SETENV")["result"] == "SETENV"
+    assert act(actions, "GETENV")["request_id"] == ""
+    assert act(actions, "ENV")["request_id"], "the invoke's own variables are still set"
+
+
 def test_what_the_subprogram_starts_does_not_outlive_the_invoke(actions):
     """CALL 'SYSTEM' leaving a background sleep: it is ended before the response."""
     act(actions, "DOUBLE")

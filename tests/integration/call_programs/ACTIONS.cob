@@ -60,6 +60,11 @@
                    CALL "C$GETPID" RETURNING WS-PID
                    MOVE WS-PID TO WS-PID-TEXT
                    MOVE WS-PID-TEXT TO REQUEST-ID
+               WHEN "SETENV"
+                   SET ENVIRONMENT "ACTIONS_LEFT_THIS" TO "LEAKED"
+               WHEN "GETENV"
+                   ACCEPT REQUEST-ID FROM ENVIRONMENT
+                       "ACTIONS_LEFT_THIS"
                WHEN "FDS"
                    MOVE "test ! -e /proc/self/fd/3" &
                         " -a ! -e /proc/self/fd/4" TO WS-COMMAND
