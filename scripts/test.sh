@@ -11,7 +11,7 @@ bash scripts/install-sam.sh
 if [ "$(id -u)" = 0 ] && [ "$#" = 0 ]; then
   copy="$(mktemp -d /tmp/bootstrap-sdk-unit-XXXXXX)"
   trap 'rm -rf "$copy"' EXIT
-  cp -r bootstrap_sdk templates tests pyproject.toml README.md "$copy/"
+  cp -r bootstrap_sdk templates tests examples pyproject.toml README.md "$copy/"
   chmod -R a+rX "$copy" && chmod 1777 "$copy"
   echo "test: unit tests as uid 993 (no root)" >&2
   (cd "$copy" && setpriv --reuid 993 --regid 990 --clear-groups \
