@@ -33,7 +33,6 @@ past its end: the host's buffers end at a guard page).
 from __future__ import annotations
 
 import os
-import select
 import struct
 import time
 
