@@ -425,3 +425,15 @@ def test_spawn_extra_fds_reach_their_numbers_when_sources_collide_with_targets(l
         received.append(b"".join(chunks))
     assert received == [b"A\n", b"B\n", b""]
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def test_a_layer_without_the_host_fails_init_saying_where_it_comes_from(tmp_path, no_private_host):
+    """Call mode over a layer built --no-call-host (or none): Runtime.CallHostNotFound, and how to get it."""
+    (tmp_path / "REC.cpy").write_text("       01  REC.\n           05  NAME PIC X(4).\n")
+    environ = {"PATH": str(tmp_path), "_HANDLER": "PAYCALC", "BOOTSTRAP_SDK_EXEC_MODE": "call",
+               "BOOTSTRAP_SDK_EXEC_USING": "inout:REC.cpy"}
+    settings = Settings(environ)
+    with pytest.raises(InitError) as caught:
+        cobol_call.CallHandler(settings.handler, str(tmp_path), settings.executable, environ)
+    assert caught.value.error_type == "Runtime.CallHostNotFound"
+    assert "make-runtime-layer builds into every layer that bundles libcob" in str(caught.value)
