@@ -274,48 +274,57 @@ static void end_children(void)
 
 extern char **environ;
 
+#define MAX_ITEMS 64 /* variables a request may bring (the runtime sends about ten) */
+
+static size_t initial_count;
+static char **invoke_environment; /* the host's first variables, then a request's: NULL-ended */
+
 static int save_environment(void)
 {
-    size_t n = 0, i;
-    while (environ[n] != NULL)
-        n++;
-    initial_environment = calloc(n + 1, sizeof *initial_environment);
-    if (initial_environment == NULL)
+    size_t i;
+    while (environ[initial_count] != NULL)
+        initial_count++;
+    initial_environment = calloc(initial_count + 1, sizeof *initial_environment);
+    invoke_environment = calloc(initial_count + MAX_ITEMS + 1, sizeof *invoke_environment);
+    if (initial_environment == NULL || invoke_environment == NULL)
         return -1;
-    for (i = 0; i < n; i++)
+    for (i = 0; i < initial_count; i++)
         if ((initial_environment[i] = strdup(environ[i])) == NULL)
             return -1;
     return 0;
 }
 
-/* The invoke's environment: the host's first one (what an earlier invoke's subprogram set
-   with SET ENVIRONMENT is gone, as in a new process), then the invoke's own variables:
-   "NAME=VALUE" (set) and "NAME" (unset) items, each ended by a NUL. */
+/* The invoke's environment, put in place of environ: the host's first variables (what a
+   subprogram SET ENVIRONMENT in an earlier invoke is gone, as in a new process), with the
+   request's items on top, "NAME=VALUE" to set and "NAME" to unset. The items stay where
+   the request put them, in a buffer the next request overwrites only after this
+   environment has been replaced. Not setenv: glibc keeps every value setenv was ever
+   given, and a host serving millions of invokes, each with its own request id, would
+   grow without end. */
 static void apply_environment(char *items, size_t length)
 {
-    size_t at = 0;
-    char **saved;
+    size_t n = initial_count, at = 0, added = 0, i;
 
-    clearenv();
-    for (saved = initial_environment; *saved != NULL; saved++) {
-        char *equals = strchr(*saved, '=');
-        if (equals != NULL) {
-            *equals = '\0';
-            setenv(*saved, equals + 1, 1);
-            *equals = '=';
-        }
-    }
-    while (at < length) {
+    memcpy(invoke_environment, initial_environment, n * sizeof *invoke_environment);
+    while (at < length && added < MAX_ITEMS) {
         char *item = items + at;
         char *equals = strchr(item, '=');
+        size_t name = equals != NULL ? (size_t)(equals - item) : strlen(item);
         at += strlen(item) + 1;
-        if (equals == NULL) {
-            unsetenv(item);
-        } else {
-            *equals = '\0';
-            setenv(item, equals + 1, 1);
+        for (i = 0; i < n; i++)
+            if (strncmp(invoke_environment[i], item, name) == 0 && invoke_environment[i][name] == '=')
+                break;
+        if (equals != NULL && i < n) {
+            invoke_environment[i] = item;
+        } else if (equals != NULL) {
+            invoke_environment[n++] = item;
+            added++;
+        } else if (i < n) {
+            invoke_environment[i] = invoke_environment[--n]; /* unset: the last one takes its place */
         }
     }
+    invoke_environment[n] = NULL;
+    environ = invoke_environment;
 }
 
 static uint64_t now_ns(void)

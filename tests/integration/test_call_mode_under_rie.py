@@ -117,6 +117,31 @@ def test_an_invoke_starts_from_the_hosts_first_environment(actions):
     assert act(actions, "ENV")["request_id"], "the invoke's own variables are still set"
 
 
+def _resident_kib(pid: int) -> int:
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def test_the_host_does_not_grow_with_invokes(start_runtime, call_root):
+    """Each invoke brings its own request id, deadline and trace id: a host that kept them
+    (as glibc's setenv keeps every value it was given) would grow ~300 bytes an invoke and
+    end in an out-of-memory kill after a few hundred thousand."""
+    runtime = start_runtime("COUNTER", task_root=str(call_root), BOOTSTRAP_SDK_EXEC_MODE="call",
+                            BOOTSTRAP_SDK_EXEC_USING="inout:COUNTER.cpy")
+    invoker = runtime.rie.invoker()
+    for _ in range(1000):
+        invoker.invoke(b'{"calls": 0}')
+    (host,) = host_pids(runtime)
+    before = _resident_kib(host)
+    for _ in range(6000):
+        assert invoker.invoke(b'{"calls": 0}').body == b'{"calls": 1}'
+    assert host_pids(runtime) == [host]
+    assert _resident_kib(host) - before < 512, "the host grew by %d KiB over 6,000 invokes" % (
+        _resident_kib(host) - before)
+
+
 def test_what_the_subprogram_starts_does_not_outlive_the_invoke(actions):
     """CALL 'SYSTEM' leaving a background sleep: it is ended before the response."""
     act(actions, "DOUBLE")
