@@ -347,10 +347,10 @@ def _decode_number(field: Field, raw: bytes, path: str, blank_as_zero: bool) -> 
     if len(significant) > field.digits:  # packed pad nibble, binary range: more than the PIC holds
         raise RecordError(path, "bytes %s hold %s%s, more digits than PIC %s holds (%d)" % (
             raw.hex(), "-" if negative else "", significant, field.picture, field.digits))
-    # Decimal(sign, digits, exponent) keeps the PIC's scale exactly: 00125 with V99 is 1.25.
+    # DIGITSE-SCALE keeps the PIC's scale exactly: 00125 with V99 is 125E-2, 1.25 (the digits
+    # are 0-9 only, checked above, so the text is always a number Decimal reads exactly).
     # A negative zero is read as 0: programs do write one (MOVE -0.4 TO a PIC S9 field).
-    return Decimal((1 if negative and significant else 0, tuple(int(d) for d in significant or "0"),
-                    -field.scale))
+    return Decimal("%s%sE-%d" % ("-" if negative and significant else "", significant or "0", field.scale))
 
 
 def _unpack(field: Field, raw: bytes, path: str) -> Tuple[bool, str]:
@@ -390,7 +390,9 @@ def _unzone(field: Field, raw: bytes, path: str) -> Tuple[bool, str]:
         elif char in _POSITIVE_OVERPUNCH:
             char = str(_POSITIVE_OVERPUNCH[char])
         text = text[:index] + char + text[index + 1:]
-    bad = [char for char in text if not "0" <= char <= "9"]  # latin-1 holds '²', which isdigit() takes
+    if text.isascii() and text.isdigit():  # isascii first: latin-1 holds '²', which isdigit() takes
+        return negative, text
+    bad = [char for char in text if not "0" <= char <= "9"]
     if bad:
         overpunch = not field.signed and (bad[0] in _NEGATIVE_OVERPUNCH or bad[0] in _POSITIVE_OVERPUNCH)
         raise RecordError(path, "%r is not a number (PIC %s): %r is not a digit%s" % (
