@@ -104,7 +104,8 @@ def load_handler(settings: Settings) -> Handler:
         if settings.executable.mode == "call":
             from .adapter.cobol_call import CallHandler
 
-            adapter = CallHandler(settings.handler, task_root, settings.executable)
+            adapter = CallHandler(settings.handler, task_root, settings.executable,
+                                  start_now=settings.max_concurrency == 0)
         else:
             from .adapter.executable import ExecutableHandler
 

@@ -1,7 +1,7 @@
 /*
  * cobol-call-host: keeps one COBOL subprogram warm for bootstrap-sdk's call mode.
  *
- *     cobol-call-host ENTRY fresh|kept SIZE...
+ *     cobol-call-host ENTRY fresh|kept
  *
  * make-runtime-layer compiles this file against the libcob it bundles. The runtime
  * starts it at init and speaks a binary protocol with it on two pipes (fd 3: requests
@@ -35,6 +35,7 @@
 
 #define REQUEST_FD 3
 #define REPLY_FD 4
+#define SETUP_MAGIC 0x53435342u   /* "BSCS" */
 #define REQUEST_MAGIC 0x51435342u /* "BSCQ" */
 #define REPLY_MAGIC 0x52435342u   /* "BSCR" */
 #define MAX_PARAMS 64
@@ -51,6 +52,11 @@ struct reply_header {
     uint64_t call_ns; /* how long the CALL itself took (RETURNED) */
     uint32_t message_length;
     uint32_t data_length;
+};
+
+struct setup_header {
+    uint32_t magic;
+    uint32_t count; /* then count sizes, u32 each */
 };
 
 struct request_header {
@@ -215,6 +221,26 @@ static void default_signals(void)
     action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&action.sa_mask);
     sigaction(SIGSEGV, &action, NULL);
+}
+
+/* The parameters' sizes: sent once the runtime has read the copybooks, which it does
+   while this process loads libcob and resolves the entry. */
+static int read_setup(void)
+{
+    struct setup_header header;
+    uint32_t given[MAX_PARAMS];
+    int i;
+
+    if (read_all(REQUEST_FD, &header, sizeof header) != 1 || header.magic != SETUP_MAGIC || header.count == 0 ||
+        header.count > MAX_PARAMS || read_all(REQUEST_FD, given, header.count * sizeof given[0]) != 1)
+        return -1;
+    count = (int)header.count;
+    for (i = 0; i < count; i++) {
+        if (given[i] == 0 || given[i] > 64u * 1024 * 1024)
+            return -1;
+        sizes[i] = given[i];
+    }
+    return 0;
 }
 
 static int allocate_buffers(void)
@@ -395,24 +421,14 @@ int main(int argc, char **argv)
     char *cob_argv[] = {argv[0], NULL};
     int i;
 
-    if (argc < 4 || argc - 3 > MAX_PARAMS || (strcmp(argv[2], "fresh") != 0 && strcmp(argv[2], "kept") != 0)) {
-        fprintf(stderr, "usage: %s ENTRY fresh|kept SIZE... (at most %d parameters)\n", argv[0], MAX_PARAMS);
+    if (argc != 3 || (strcmp(argv[2], "fresh") != 0 && strcmp(argv[2], "kept") != 0)) {
+        fprintf(stderr, "usage: %s ENTRY fresh|kept (then a setup frame on fd %d)\n", argv[0], REQUEST_FD);
         return 2;
     }
     entry = argv[1];
     keep_state = strcmp(argv[2], "kept") == 0;
-    count = argc - 3;
-    for (i = 0; i < count; i++) {
-        char *end;
-        unsigned long size = strtoul(argv[i + 3], &end, 10);
-        if (*end != '\0' || size == 0 || size > 64u * 1024 * 1024) {
-            fprintf(stderr, "%s: parameter %d's size %s is not 1 to 67108864\n", argv[0], i + 1, argv[i + 3]);
-            return 2;
-        }
-        sizes[i] = (size_t)size;
-    }
-    if (allocate_buffers() != 0 || save_environment() != 0) {
-        reply(INIT_FAILED, 0, 0, 0, "cannot allocate the parameters' buffers", NULL);
+    if (save_environment() != 0) {
+        reply(BAD_REQUEST, 0, 0, 0, "cannot copy the environment", NULL);
         return 1;
     }
     /* The protocol's pipes are this process's alone: what the subprogram starts
@@ -426,6 +442,14 @@ int main(int argc, char **argv)
     if (cob_resolve_cobol(entry, 0, 0) == NULL) {
         const char *why = cob_resolve_error();
         reply(INIT_FAILED, 0, 0, 0, why != NULL ? why : "entry not found", NULL);
+        return 1;
+    }
+    if (read_setup() != 0) {
+        reply(BAD_REQUEST, 0, 0, 0, "malformed setup frame", NULL);
+        return 2;
+    }
+    if (allocate_buffers() != 0) {
+        reply(BAD_REQUEST, 0, 0, 0, "cannot allocate the parameters' buffers", NULL);
         return 1;
     }
     reply(READY, 0, 0, 0, NULL, NULL);

@@ -18,13 +18,15 @@ a new process would (``BOOTSTRAP_SDK_EXEC_STATE=fresh``); ``kept`` leaves it loa
 The protocol, native byte order (both ends are on one machine), on two pipes that are
 not the program's stdin and stdout (fd 3 and 4 in the host), so DISPLAY cannot corrupt it:
 
+    setup    magic "BSCS", count (2 × u32), then each parameter's size (u32): once, at start
     request  magic "BSCQ", dir length, env length, data length (4 × u32),
              then the working directory, the invoke's variables ("NAME=VALUE" or "NAME"
              to unset, each NUL-ended), then every parameter's record end to end
     reply    magic "BSCR", kind, code (i32), detail, call_ns (u64), message length,
              data length, then the message, then the records (RETURNED only)
 
-The kinds: READY or INIT_FAILED (once, at start), RETURNED (code is RETURN-CODE),
+The kinds: READY or INIT_FAILED (once, at start: the entry resolved or not; BAD_REQUEST
+if the host cannot go on), RETURNED (code is RETURN-CODE),
 EXITED (the process is ending inside the CALL; the message is libcob's runtime error,
 empty for STOP RUN) and OVERRUN (parameter ``code`` was touched at byte ``detail``,
 past its end: the host's buffers end at a guard page).
@@ -48,11 +50,14 @@ if TYPE_CHECKING:
     from typing import Any, Callable, List, Mapping, Optional, Tuple
 
     from ..context import Context
+    from ..copybook import CallParameters
     from ..settings import ExecSettings
 
 HOST_NAME = "cobol-call-host"
+SETUP = struct.Struct("=II")
 REQUEST = struct.Struct("=IIII")
 REPLY = struct.Struct("=IIiIQII")
+SETUP_MAGIC = 0x53435342  # "BSCS"
 REQUEST_MAGIC = 0x51435342  # "BSCQ"
 REPLY_MAGIC = 0x52435342  # "BSCR"
 READY, RETURNED, INIT_FAILED, EXITED, OVERRUN, BAD_REQUEST = range(6)
@@ -120,18 +125,58 @@ class CallHost(PersistentProgram):
     """The host process of one runtime process (each forked worker starts its own)."""
 
     def __init__(self, argv: List[str], env: Mapping[str, str], cwd: str, entry: str, labels: List[str],
-                 sizes: List[int], stdout_sink: Callable[[str], None], stderr_sink: Callable[[str], None]) -> None:
+                 stdout_sink: Callable[[str], None], stderr_sink: Callable[[str], None]) -> None:
         super().__init__(argv, env, cwd, 0, stderr_sink)
         self.entry = entry
         self.labels = labels
-        self.sizes = sizes
-        self.total = sum(sizes)
+        self.sizes: List[int] = []  # the parameters' sizes, once the copybooks are read (set_sizes)
+        self.total = 0
         self.stdout_sink = stdout_sink
         self.last_words: Optional[Reply] = None  # an EXITED or OVERRUN frame: why the host is ending
         self.calling = False  # a CALL is in flight (not the start)
+        self.ready = False  # it answered READY: libcob initialised, the entry resolved, the buffers made
+
+    def set_sizes(self, sizes: List[int]) -> None:
+        self.sizes = sizes
+        self.total = sum(sizes)
 
     def start(self, kill_at: Optional[float] = None) -> None:
-        """Start the host and wait until it has resolved the entry; FunctionError if it cannot."""
+        """Start the host (unless ``spawn`` did) and wait until it is ready; FunctionError if it cannot."""
+        if not self.running:
+            self.spawn()
+        setup = SETUP.pack(SETUP_MAGIC, len(self.sizes)) + struct.pack("=%dI" % len(self.sizes), *self.sizes)
+        try:
+            os.write(self._stdin, setup)  # a few bytes into an empty pipe: all of them
+        except (BlockingIOError, BrokenPipeError):
+            pass  # a host that ended already: the wait below says how
+        give_up = time.monotonic() + START_TIMEOUT if kill_at is None else kill_at
+        while True:
+            reply = self._take_reply("", self.stdout_sink)
+            if reply is not None:
+                break
+            try:
+                self._step(memoryview(b""), give_up, 0.2)
+            except FunctionError as exc:
+                if exc.error_type != "Executable.Timeout":
+                    raise
+                raise FunctionError("%s was not ready in time (it initialises libcob and resolves %s)"
+                                    % (HOST_NAME, self.entry), "Runtime.CallHostFailed") from None
+        if reply.kind == READY:
+            self.ready = True
+            return
+        if reply.kind == INIT_FAILED:
+            self._exit_status(0.2)
+            self._forget()
+            raise FunctionError(reply.message, "Runtime.CobolEntryNotFound")
+        self.stop(0)
+        if reply.kind == BAD_REQUEST:
+            raise FunctionError("%s could not start: %s" % (HOST_NAME, reply.message), "Runtime.CallHostFailed")
+        raise FunctionError("%s answered its start with frame kind %d" % (HOST_NAME, reply.kind),
+                            "Executable.ProtocolError")
+
+    def spawn(self) -> None:
+        """Start the host process: it loads libcob and resolves the entry while the runtime
+        reads the copybooks; ``start`` then sends the sizes and waits for READY."""
         ends = [os.pipe() for _ in range(4)]  # requests, replies, stdout, stderr
         (request_r, request_w), (reply_r, reply_w), (out_r, out_w), (err_r, err_w) = ends
         devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
@@ -150,33 +195,14 @@ class CallHost(PersistentProgram):
         self._watch(pid, request_w, reply_r, err_r, out_r, self.stdout_sink)
         self.last_words = None
         self.calling = False
-        give_up = time.monotonic() + START_TIMEOUT if kill_at is None else kill_at
-        while True:
-            reply = self._take_reply("", self.stdout_sink)
-            if reply is not None:
-                break
-            try:
-                self._step(memoryview(b""), give_up, 0.2)
-            except FunctionError as exc:
-                if exc.error_type != "Executable.Timeout":
-                    raise
-                raise FunctionError("%s was not ready in time (it initialises libcob and resolves %s)"
-                                    % (HOST_NAME, self.entry), "Runtime.CallHostFailed") from None
-        if reply.kind == INIT_FAILED:
-            self._exit_status(0.2)
-            self._forget()
-            raise FunctionError(reply.message, "Runtime.CobolEntryNotFound")
-        if reply.kind != READY:
-            self.stop(0)
-            raise FunctionError("%s answered its start with frame kind %d" % (HOST_NAME, reply.kind),
-                                "Executable.ProtocolError")
+        self.ready = False
 
     def call(self, workdir: str, variables: Mapping[str, str], records: bytes, kill_at: float,
              grace: float) -> Reply:
         """One CALL: the records in, the RETURNED frame back; FunctionError if the host ended."""
-        if self.running:
+        if self.running and self.ready:
             self._replace_if_unfit()
-        if not self.running:
+        if not (self.running and self.ready):
             self.start(kill_at)
         environment = b"".join(("%s=%s" % (name, value.replace("\0", ""))).encode("utf-8", "surrogateescape")
                                + b"\0" for name, value in variables.items())
@@ -239,13 +265,14 @@ class CallHost(PersistentProgram):
         return None
 
     def _died(self, status: int) -> FunctionError:
+        last: Optional[Reply] = None
         if self._stdout >= 0:  # a frame sent just before the end may still be in the pipe
             try:
                 self._buffer += os.read(self._stdout, REPLY.size + MAX_MESSAGE)
             except OSError:
                 pass
             try:
-                self._take_reply("", self.stdout_sink)
+                last = self._take_reply("", self.stdout_sink)
             except FunctionError:
                 pass
         self._drain()
@@ -269,8 +296,11 @@ class CallHost(PersistentProgram):
             return FunctionError("%s ended the run unit inside the CALL (STOP RUN or an exit; the host %s): a "
                                  "subprogram returns with GOBACK%s%s" % (self.entry, description, after, tail),
                                  "Executable.StopRun")
+        if not self.calling and last is not None and last.kind == INIT_FAILED:  # it said why, then ended
+            return FunctionError(last.message, "Runtime.CobolEntryNotFound")
         if not self.calling:
-            return FunctionError("%s ended before it was ready: it %s%s" % (HOST_NAME, description, tail),
+            why = ": " + last.message if last is not None and last.message else ""
+            return FunctionError("%s ended before it was ready%s: it %s%s" % (HOST_NAME, why, description, tail),
                                  "Runtime.CallHostFailed")
         return FunctionError("%s crashed inside the CALL: its host %s%s%s"
                              % (self.entry, ("was " if description.startswith("killed") else "") + description,
@@ -288,22 +318,14 @@ class CallHandler(ProgramHandler):
     """The handler for call mode: each invoke is one CALL of the entry in the warm host."""
 
     def __init__(self, handler: str, task_root: str, settings: ExecSettings,
-                 environ: Optional[Mapping[str, str]] = None) -> None:
-        from ..copybook import CallParameters
-
+                 environ: Optional[Mapping[str, str]] = None, start_now: bool = False) -> None:
+        """``start_now``: spawn the host at once, so that it loads libcob while the
+        copybooks are read (``start`` still waits for it); not before workers fork."""
         env = dict(os.environ if environ is None else environ)
         problems = misapplied_settings(settings, [])
         if problems:
             raise InitError("Runtime.InvalidExecutableConfig", "; ".join(problems))
         entry, library_path = entry_and_library_path(handler, task_root, env.get("COB_LIBRARY_PATH", ""))
-        books = [(direction, load_copybook(task_root, path)) for direction, path in settings.using]
-        self.parameters = CallParameters(books, settings.blank_as_zero)
-        clashes = self.parameters.name_clashes()
-        if clashes:
-            raise InitError("Runtime.InvalidExecutableConfig",
-                            "BOOTSTRAP_SDK_EXEC_USING: two records named %s in one direction, so the event (or "
-                            "the response) could not say which is which: rename one 01 level"
-                            % ", ".join(clashes))
         host = find_host(env.get("PATH", ""))
         if host is None:
             raise InitError("Runtime.CallHostNotFound",
@@ -313,15 +335,41 @@ class CallHandler(ProgramHandler):
         super().__init__(entry, task_root, settings, env)
         self.base_env["COB_LIBRARY_PATH"] = library_path
         labels = ["%s:%s" % (direction, path) for direction, path in settings.using]
-        argv = [host, entry, settings.state] + [str(size) for size in self.parameters.sizes]
-        self.host = CallHost(argv, self.base_env, task_root, entry, labels, self.parameters.sizes,
+        self.host = CallHost([host, entry, settings.state], self.base_env, task_root, entry, labels,
                              self._stdout_sink, self._stderr_sink)
+        if start_now:
+            self._adopt_orphans()
+            try:
+                self.host.spawn()
+            except SpawnError as exc:
+                raise InitError("Runtime.ExecutableSpawnError", str(exc)) from None
+        try:
+            self.parameters = self._parameters(task_root, settings)
+        except InitError:
+            self.host.stop(0)
+            raise
+        self.host.set_sizes(self.parameters.sizes)
         self.call_ns = 0  # the last CALL's own duration, as the host measured it (for the benchmark)
         shutdown.on_shutdown(self.stop)
 
+    @staticmethod
+    def _parameters(task_root: str, settings: ExecSettings) -> CallParameters:
+        """The USING parameters' copybooks, read and checked."""
+        from ..copybook import CallParameters  # noqa: F811 (the runtime's import; the one above is for typing)
+
+        books = [(direction, load_copybook(task_root, path)) for direction, path in settings.using]
+        parameters = CallParameters(books, settings.blank_as_zero)
+        clashes = parameters.name_clashes()
+        if clashes:
+            raise InitError("Runtime.InvalidExecutableConfig",
+                            "BOOTSTRAP_SDK_EXEC_USING: two records named %s in one direction, so the event (or "
+                            "the response) could not say which is which: rename one 01 level"
+                            % ", ".join(clashes))
+        return parameters
+
     def start(self) -> None:
         """Start the host now (at init), so a missing entry fails init."""
-        if self.host.running:
+        if self.host.running and self.host.ready:
             return
         self._adopt_orphans()
         try:

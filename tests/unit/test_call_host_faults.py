@@ -38,7 +38,7 @@ REPLY = struct.Struct("=IIiIQII")
 REQUEST_MAGIC, REPLY_MAGIC = 0x51435342, 0x52435342
 READY, RETURNED, INIT_FAILED, EXITED, OVERRUN, BAD_REQUEST = range(6)
 STATE = {state!r}
-assert sys.argv[1:] == ["{entry}", "fresh", "{size}"], sys.argv
+assert sys.argv[1:] == ["{entry}", "fresh"], sys.argv
 TOTAL = {size}
 resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a fake that kills itself leaves no core file
 
@@ -94,6 +94,11 @@ def serve(misbehave=None):
             misbehave(record)
         else:
             send(RETURNED, data=answer(record))
+
+
+# The setup frame the runtime sends first: one parameter, REC.
+magic, count = struct.unpack("=II", read_exact(8))
+assert magic == 0x53435342 and struct.unpack("=%dI" % count, read_exact(4 * count)) == (TOTAL,), "setup"
 '''
 
 
