@@ -249,7 +249,10 @@ def _digits(field: Field, value: Any, path: str) -> Tuple[bool, str]:
     Only the coefficient's digits are looked at, never ``10**exponent``: ``1e999999999``
     is refused as fast as ``1000``.
     """
-    number = _as_decimal(field, value, path)
+    if type(value) is Decimal and value.is_finite():  # what an event's JSON gives: no checks to make
+        number = value
+    else:
+        number = _as_decimal(field, value, path)
     if number.is_zero():
         return False, "0" * field.digits  # -0 too: the encoder never writes a negative zero
     if number.is_signed() and not field.signed:
