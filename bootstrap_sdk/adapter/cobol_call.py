@@ -42,7 +42,7 @@ from .. import logs, shutdown
 from ..errors import MALFORMED_HANDLER_NAME, FunctionError, InitError
 from . import child_process
 from .child_process import SpawnError
-from .executable import RESPONSE_LIMIT, ProgramHandler, load_copybook, misapplied_settings
+from .executable import RESPONSE_LIMIT, ProgramHandler, invalid_event, load_copybook, misapplied_settings
 from .persistent import PersistentProgram
 
 TYPE_CHECKING = False
@@ -389,8 +389,7 @@ class CallHandler(ProgramHandler):
         try:
             records = self.parameters.encode_event(event)
         except RecordError as exc:
-            what = exc.message if exc.field == "event" else str(exc)
-            raise FunctionError("invalid event: %s" % what, "Copybook.InvalidEvent") from None
+            raise invalid_event(exc) from None
         workdir = self.workdirs.take()
         try:
             reply = self.host.call(workdir, self._context_env(context, workdir), records, self._kill_at(context),
@@ -398,7 +397,7 @@ class CallHandler(ProgramHandler):
         except SpawnError as exc:
             raise FunctionError(str(exc), "Executable.SpawnError") from None
         finally:
-            keep = [self.host.pid] if self.host.pid else []
+            keep = self._spared()
             if child_process.strays(keep):  # what escaped the host's clean-up (it ends its own children)
                 child_process.sweep(keep)
         self.call_ns = reply.call_ns
@@ -421,8 +420,6 @@ class CallHandler(ProgramHandler):
                                 % (self.name, len(body), RESPONSE_LIMIT), "Executable.ResponseTooLarge")
         return body
 
-    def stop(self) -> None:
-        """SIGTERM at shutdown: end the host (and anything it started) within the budget."""
-        child_process.terminate_children(self.grace)
-        self.host.stop(0)
-        self.workdirs.remove_all()
+    @property
+    def resident(self) -> CallHost:
+        return self.host

@@ -29,8 +29,9 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional
 
     from ..context import Context
-    from ..copybook import Copybook
+    from ..copybook import Copybook, RecordError
     from ..settings import ExecSettings
+    from .persistent import PersistentProgram
 
 # Lambda's (and the RIE's) synchronous response limit (docs/facts.md#lambdas-limits).
 RESPONSE_LIMIT = 6 * 1024 * 1024 + 100
@@ -62,6 +63,24 @@ class ProgramHandler:
             hidden.update(CREDENTIAL_VARIABLES)
         self.base_env = {k: v for k, v in env.items() if k not in hidden and not k.startswith("BOOTSTRAP_SDK_")}
         self._subreaper_of = 0  # the process that made itself subreaper (forked workers redo it)
+
+    @property
+    def resident(self) -> Optional[PersistentProgram]:
+        """The long-lived process this mode keeps (persistent mode's program, call mode's
+        host), or None: a program per invoke."""
+        return None
+
+    def _spared(self) -> List[int]:
+        """What a sweep leaves alone: the resident process, while it lives."""
+        resident = self.resident
+        return [resident.pid] if resident is not None and resident.pid else []
+
+    def stop(self) -> None:
+        """SIGTERM at shutdown: TERM the programs still running, KILL them within the budget."""
+        child_process.terminate_children(self.grace)
+        if self.resident is not None:
+            self.resident.stop(0)
+        self.workdirs.remove_all()
 
     def _adopt_orphans(self) -> None:
         """Become this process's subreaper (a forked worker must redo it: fork drops it)."""
@@ -171,9 +190,7 @@ class ExecutableHandler(ProgramHandler):
         try:
             records, count = self.records.encode_event(event)
         except RecordError as exc:
-            # A field's error names it; the event's shape as a whole ("event") needs no name twice.
-            what = exc.message if exc.field == "event" else str(exc)
-            raise FunctionError("invalid event: %s" % what, "Copybook.InvalidEvent") from None
+            raise invalid_event(exc) from None
         output = self._run_once(records, context, workdir, kill_at)
         try:
             return encode_result(self.records.decode_output(output, count))[0]
@@ -285,8 +302,9 @@ class ExecutableHandler(ProgramHandler):
                                 % (self.command, len(body), RESPONSE_LIMIT), "Executable.ResponseTooLarge")
         return body
 
-    def _spared(self) -> List[int]:
-        return [self.persistent.pid] if self.persistent is not None and self.persistent.pid else []
+    @property
+    def resident(self) -> Optional[PersistentProgram]:
+        return self.persistent
 
     # -- shutdown ----------------------------------------------------------------------
     def start(self) -> None:
@@ -298,13 +316,13 @@ class ExecutableHandler(ProgramHandler):
             except SpawnError as exc:
                 raise InitError("Runtime.ExecutableSpawnError", str(exc)) from None
 
-    def stop(self) -> None:
-        """SIGTERM at shutdown: TERM the programs still running, KILL them within the budget."""
-        child_process.terminate_children(self.grace)
-        if self.persistent is not None:
-            self.persistent.stop(0)
-        self.workdirs.remove_all()
 
+
+def invalid_event(exc: RecordError) -> FunctionError:
+    """The error for an event the copybooks refuse: a field's error names it; the event's
+    shape as a whole ("event") needs no name twice."""
+    what = exc.message if exc.field == "event" else str(exc)
+    return FunctionError("invalid event: %s" % what, "Copybook.InvalidEvent")
 
 
 def load_copybook(task_root: str, path: str) -> Copybook:
