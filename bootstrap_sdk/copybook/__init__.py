@@ -1,6 +1,10 @@
-"""COBOL copybooks: the layout of a record (``parser``) and JSON ↔ record bytes (``codec``)."""
+"""COBOL copybooks: the layout of a record (``parser``), JSON ↔ record bytes (``codec``, one
+item's bytes in ``fields``), in a dataset's encoding (``codepages``), framed as a dataset
+frames its records (``record_formats``)."""
 
-from .codec import CallParameters, Copybook, RecordCodec, RecordError
+from .codec import CallParameters, Copybook, RecordCodec, RecordError, Selector
+from .codepages import ENCODINGS, DataEncoding
 from .parser import CopybookError, Field
 
-__all__ = ["CallParameters", "Copybook", "CopybookError", "Field", "RecordCodec", "RecordError"]
+__all__ = ["CallParameters", "Copybook", "CopybookError", "DataEncoding", "ENCODINGS", "Field", "RecordCodec",
+           "RecordError", "Selector"]

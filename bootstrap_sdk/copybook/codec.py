@@ -1,44 +1,52 @@
-"""JSON ↔ fixed-width records, as a parsed copybook lays them out.
+"""JSON ↔ records, as a parsed copybook lays them out, in a dataset's encoding.
 
-``Copybook.encode`` turns a JSON object (or a list of them) into record bytes a legacy
-program reads; ``decode`` turns the records it writes back into JSON. Numbers are
+``Copybook.encode`` turns a JSON object (or a list of them) into the bytes of records a
+legacy program reads; ``decode`` turns the records it writes back into JSON. Numbers are
 ``decimal.Decimal`` both ways — never floats — with exactly the scale their PIC gives.
-Text is latin-1, space padded.
+The encoding (``codepages``) says how text, signs and floats are written: ``ascii`` is
+GnuCOBOL's own data, the EBCDIC code pages a mainframe's. One item's bytes are ``fields``'s
+business; this module lays the items out: groups, tables, views and counts.
+
+- **OCCURS DEPENDING ON**: a table holds as many entries as its count field says, so the
+  record's length follows the count; a count outside ``OCCURS m TO n`` is an error naming it.
+  Encoding takes the table's entries from the JSON list and requires the count to agree.
+- **REDEFINES** (and a copybook's several 01 records, which share their bytes the same way):
+  decoding gives every view, each under its own name (``null`` for a view its bytes are not
+  valid as), or, with a ``Selector``, the one view a segment-id field's value chooses.
+  Encoding takes exactly one view and refuses two. The bytes of a region past the view
+  written are spaces; a view's own bytes past its end are not read.
+- **SYNCHRONIZED** items have the slack bytes the compiler leaves before them (written as
+  0x00, never read).
 
 Decoding is as strict as encoding: a record is accepted only if the encoder could have
-written it for some value, so a corrupt record is an error, never a plausible amount.
-The exceptions, because real programs and files write them: the ASCII-translated EBCDIC
-overpunch (``{``, ``A``–``I`` positive, ``}``, ``J``–``R`` negative) beside GnuCOBOL's
-(``p``–``y`` negative); packed sign ``C`` or ``F`` as positive on any field; a negative
-zero, read as 0; FILLER, never read; and, only with ``blank_as_zero``, an all-space
-DISPLAY or COMP-3 field, read as 0 (spaces are a number in a binary or COMP-6 field);
-a field that says BLANK WHEN ZERO is read so always, as the program writes 0 there.
-Errors name the field by its JSON path: ``employee.rate``, ``items[2].amount``,
-``[6].tax_rate`` (record 6 of a list, from 0). Records read as lines (stdio mode) must
-each be one line of exactly the record's length; any other line is named with its
-number, its length and an excerpt of what it holds.
+written it for some value (``fields`` lists the few exceptions real data needs), so a
+corrupt record is an error, never a plausible amount. Errors name the field by its JSON
+path: ``employee.rate``, ``items[2].amount``, ``[6].tax_rate`` (record 6 of a list, from 0).
+Records read as lines (stdio mode) must each be one line of exactly the record's length;
+any other line is named with its number, its length and an excerpt of what it holds.
 """
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
 
 from . import parser
+from .codepages import ASCII, DataEncoding
+from .fields import NUMBER_MARK, as_decimal, decoder, encoder, excerpt, kind_of
 from .parser import Field
 
 TEXT_ENCODING = "latin-1"
 RECORD_SHAPES = ("one", "batch", "one-for-one")
-_POSITIVE_OVERPUNCH = {c: i for i, c in enumerate("{ABCDEFGHI")}
-_NEGATIVE_OVERPUNCH = {c: i for i, c in enumerate("}JKLMNOPQR")}
-_NEGATIVE_OVERPUNCH.update({chr(0x70 + i): i for i in range(10)})  # GnuCOBOL (ASCII): 'p'..'y'
-# Text given for a number: ASCII only (Decimal() would also take '١٢', '1_000', 'NaN').
-_NUMBER_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+TRAILING = ("exact", "padding", "ignored")
 # Bytes that stop a line record read by ACCEPT: tested on GnuCOBOL 3.1 (0x03 is Ctrl-C to it).
 _BREAKS_ACCEPT = {0x0A: "a newline (0x0a), which would split the line",
                   0x03: "the byte 0x03, which GnuCOBOL's ACCEPT reads as Ctrl-C"}
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+_Decode = Callable[[bytes, int, "_State"], Tuple[Any, int]]
+_Encode = Callable[[Any, bytearray, "_State"], None]
 
 
 class RecordError(ValueError):
@@ -49,25 +57,117 @@ class RecordError(ValueError):
         self.field = field
         self.message = message
 
+    def under(self, name: str) -> "RecordError":
+        """The same error, named from one group further out (``items[2]`` + ``amount``)."""
+        if not self.field:
+            return RecordError(name, self.message)
+        return RecordError(name + (self.field if self.field.startswith("[") else "." + self.field), self.message)
+
+
+class Selector:
+    """Which view a record uses: a segment-id field's value → a REDEFINES item or 01 record.
+
+    ``Selector.parse("SEG-ID=C:CUSTOMER-DATA,A:ACCOUNT-DATA,*:OTHER-DATA")``: the field is
+    any item at a fixed place in the record (before any OCCURS DEPENDING ON table, in no
+    table); its value, as text without trailing spaces (numbers as written, 7 or 12.50),
+    picks the view; ``*`` is for every other value. All the views are of one REDEFINES (or
+    are the copybook's 01 records). A value no entry maps is an error naming the record.
+    """
+
+    def __init__(self, field: str, views: Dict[str, str], default: Optional[str] = None) -> None:
+        self.field = field.strip().upper()
+        self.views = {key: name.strip().upper() for key, name in views.items()}
+        self.default = default.strip().upper() if default else None
+
+    @classmethod
+    def parse(cls, text: str) -> "Selector":
+        field, equals, rest = text.partition("=")
+        if not equals or not field.strip() or not rest.strip():
+            raise ValueError("a selector is FIELD=VALUE:VIEW[,VALUE:VIEW...] (e.g. SEG-ID=C:CUSTOMER,A:ACCOUNT), "
+                             "not %r" % text[:80])
+        views: Dict[str, str] = {}
+        default = None
+        for pair in rest.split(","):
+            value, colon, view = pair.strip().rpartition(":")
+            if not colon or not view.strip():
+                raise ValueError("%r in the selector is not VALUE:VIEW" % pair.strip()[:40])
+            if value == "*":
+                default = view
+            elif value in views:
+                raise ValueError("the value %r is in the selector twice" % value)
+            else:
+                views[value] = view
+        return cls(field, views, default)
+
+    def names(self) -> List[str]:
+        return sorted(set(self.views.values()) | ({self.default} if self.default else set()))
+
+    def __repr__(self) -> str:
+        pairs = ["%s:%s" % item for item in self.views.items()] + (["*:%s" % self.default] if self.default else [])
+        return "Selector(%r)" % ("%s=%s" % (self.field, ",".join(pairs)))
+
+
+class _State:
+    """What one record's decoding or encoding has learnt so far: counts, the view chosen."""
+
+    __slots__ = ("counts", "view", "written", "text")
+
+    def __init__(self, view: Optional[Field] = None, text: Optional[str] = None) -> None:
+        self.counts: Dict[int, int] = {}
+        self.view = view
+        self.written: List[Field] = []  # views encoded, checked against the selector
+        self.text = text  # the record's bytes decoded in its code page (fast_decode slices it)
+
 
 class Copybook:
-    """The layout of one record, and its encoder and decoder."""
+    """The layout of a record (or of several kinds of record), its encoder and decoder."""
 
-    def __init__(self, root: Field) -> None:
+    def __init__(self, root: Field, encoding: DataEncoding = ASCII, selector: Optional[Selector] = None) -> None:
         self.root = root
-        self.record_length = root.size
+        self.encoding = encoding
+        self.record_length = root.size  # the largest, when a table's count varies it
+        self.variable = root.variable
+        self.selector = selector
+        self._governed: FrozenSet[int] = frozenset()
+        self._pick: Optional[Callable[[bytes], Optional[Field]]] = None
+        if selector is not None:
+            self._governed, self._pick = _selection(root, selector, encoding)
+        self._decoders: Dict[Tuple[bool, bool], _Decode] = {}
+        from .fast_decode import record_text
+
+        self._record_text = record_text(encoding)
+        self._text: Optional[Tuple[str, str]] = None  # (copybook text, source) or (its path, ""): for using()
+        self._encoder = _encoder(root, encoding)
 
     @classmethod
-    def parse(cls, text: str, source: str = "copybook") -> "Copybook":
-        return cls(parser.parse(text, source))
+    def parse(cls, text: str, source: str = "copybook", encoding: DataEncoding = ASCII,
+              selector: Optional[Selector] = None) -> "Copybook":
+        """The copybook's records, laid out as the data's machine lays them out: EBCDIC data
+        comes from IBM COBOL (a binary item of 1 to 4 digits is a halfword), ascii from GnuCOBOL."""
+        book = cls(parser.parse(text, source, ibm=encoding.ebcdic), encoding, selector)
+        book._text = (text, source)
+        return book
 
     @classmethod
-    def load(cls, path: str) -> "Copybook":
-        return cls(parser.load(path))
+    def load(cls, path: str, encoding: DataEncoding = ASCII, selector: Optional[Selector] = None) -> "Copybook":
+        book = cls(parser.load(path, ibm=encoding.ebcdic), encoding, selector)
+        book._text = (path, "")
+        return book
+
+    def using(self, encoding: DataEncoding) -> "Copybook":
+        """The same records in another encoding (what a conversion writes), laid out again
+        when the other machine's layout differs."""
+        if self._text is not None and encoding.ebcdic != self.encoding.ebcdic:
+            text, source = self._text
+            root = parser.parse(text, source, ibm=encoding.ebcdic) if source else parser.load(text, encoding.ebcdic)
+            book = Copybook(root, encoding, self.selector)
+            book._text = self._text
+            return book
+        return Copybook(self.root, encoding, self.selector)
 
     # -- JSON → bytes ------------------------------------------------------------------------
     def encode(self, value: Any) -> bytes:
-        """One record from a JSON object."""
+        """One record from a JSON object (as long as its counts make it)."""
         return self._encode(value, "")
 
     def encode_many(self, value: Any, separator: bytes = b"") -> bytes:
@@ -78,17 +178,37 @@ class Copybook:
 
     def _encode(self, value: Any, path: str) -> bytes:
         out = bytearray()
-        _encode_one(self.root, value, out, path)
+        state = _State()
+        try:
+            self._encoder(value, out, state)
+            if self._pick is not None:
+                self._check_view(bytes(out), state)
+        except RecordError as exc:
+            raise (exc.under(path) if path else exc if exc.field else RecordError(self.root.name, exc.message)) \
+                from None
         return bytes(out)
 
+    def _check_view(self, record: bytes, state: _State) -> None:
+        assert self._pick is not None and self.selector is not None
+        chosen = self._pick(record)
+        given = [view for view in state.written if id(view) in self._governed]
+        if chosen is not None and given and given[0] is not chosen:
+            raise RecordError(given[0].json_name, "given, but %s selects %s: give %s instead" % (
+                self.selector.field, chosen.name, chosen.json_name))
+
     def blank(self) -> bytes:
-        """The record as INITIALIZE leaves it: text fields spaces, numeric fields zero."""
-        return _blank(self.root)
+        """The record as INITIALIZE leaves it: text fields spaces, numbers zero, tables empty."""
+        return _blank(self.root, self.encoding).ljust(self.record_length, self.encoding.space)
 
     # -- bytes → JSON ------------------------------------------------------------------------
-    def decode(self, data: bytes, blank_as_zero: bool = False) -> Any:
-        """One record → a JSON object; ``blank_as_zero`` reads all-space numeric fields as 0."""
-        return self._decode(data, "", blank_as_zero)
+    def decode(self, data: bytes, blank_as_zero: bool = False, trailing: str = "exact") -> Any:
+        """One record → a JSON object; ``blank_as_zero`` reads all-space numeric fields as 0.
+
+        ``trailing``: what may follow the record's end (its counts decide where that is) in
+        ``data``: nothing (``exact``), the encoding's spaces or 0x00 bytes (``padding``: a
+        fixed-length file's slot), anything (``ignored``: memory a program was called with).
+        """
+        return self._decode(data, "", blank_as_zero, trailing)
 
     def decode_many(self, data: bytes, separator: bytes = b"", blank_as_zero: bool = False) -> List[Any]:
         """Records as the program wrote them (each followed by ``separator``, if any)."""
@@ -98,9 +218,17 @@ class Copybook:
     def split(self, data: bytes, separator: bytes = b"") -> List[bytes]:
         """The records in ``data``, unread; their count is checked before their contents.
 
-        With a separator, every record is a line of exactly the record's length: a line of
-        another length is an error that says which line, how long, and what it holds.
+        With a separator, every record is a line of exactly the record's length (of any
+        length, when a count decides it); without, records are the record's length end to end.
         """
+        if self.variable and separator:
+            if data.endswith(separator):
+                data = data[:-len(separator)]
+            return data.split(separator) if data else []
+        if self.variable:
+            raise RecordError(self.root.name, "the records' length follows their counts (OCCURS DEPENDING ON): "
+                              "records end to end cannot be told apart; write them as lines or variable-length "
+                              "records (RDW)")
         step = self.record_length + len(separator)
         if separator and data and not data.endswith(separator):
             data += separator  # a last line without its newline
@@ -122,286 +250,399 @@ class Copybook:
         length = str(self.record_length)
         article = "an" if length[0] == "8" or (len(length) % 3 == 2 and length[:2] in ("11", "18")) else "a"
         return "line %d is %d bytes (%s), not %s %s-byte %s record%s" % (
-            data.count(separator, 0, offset) + 1, len(line), _excerpt(line), article, length, self.root.name,
+            data.count(separator, 0, offset) + 1, len(line), excerpt(line), article, length, self.root.name,
             " (it ends in \\r: lines must end in \\n alone)" if line.endswith(b"\r") and separator == b"\n" else "")
 
-    def _decode(self, data: bytes, path: str, blank_as_zero: bool) -> Any:
-        if len(data) != self.record_length:
+    def decode_json(self, data: bytes, blank_as_zero: bool = False, trailing: str = "exact") -> str:
+        """One record → its JSON text, as ``decode`` reads it (numbers digit for digit), at the
+        speed of the standard library's C encoder: what a dataset's conversion runs on."""
+        import json
+
+        value = self._decode(data, "", blank_as_zero, trailing, marked=True)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace('"\ue000', "").replace(
+            '\ue000"', "")
+
+    def _decode(self, data: bytes, path: str, blank_as_zero: bool, trailing: str = "exact",
+                marked: bool = False) -> Any:
+        if not self.variable and len(data) != self.record_length and (
+                trailing == "exact" or len(data) < self.record_length):
             raise RecordError(path or self.root.name, "record is %d bytes; the copybook describes %d"
                               % (len(data), self.record_length))
-        value, _ = _decode_one(self.root, data, 0, path, blank_as_zero)
+        decode = self._decoders.get((blank_as_zero, marked))
+        if decode is None:
+            decode = self._decoders[blank_as_zero, marked] = _decoder(self.root, self.encoding, blank_as_zero,
+                                                                      self._governed, marked)
+        try:
+            try:
+                text: Optional[str] = self._record_text(data)
+            except UnicodeDecodeError:  # a byte outside the code page: the careful decoder names its field
+                text = None
+            state = _State(self._pick(data) if self._pick is not None else None, text)
+            value, end = decode(data, 0, state)
+        except RecordError as exc:
+            raise (exc.under(path) if path else exc if exc.field else RecordError(self.root.name, exc.message)) \
+                from None
+        if end > len(data):
+            raise RecordError(path or self.root.name, "record is %d bytes; its counts make it %d" % (len(data), end))
+        if end < len(data) and trailing != "ignored":
+            rest = data[end:]
+            if trailing == "exact" or rest.strip(self.encoding.space) and rest.strip(b"\0"):
+                raise RecordError(path or self.root.name, "record is %d bytes; %s %d, and the %d bytes after it "
+                                  "(%s) are not padding" % (
+                                      len(data), "its counts make it" if self.variable else "the copybook describes",
+                                      end, len(rest), excerpt(rest)) if trailing == "padding" else
+                                  "record is %d bytes; its counts make it %d" % (len(data), end))
         return value
 
 
-# -- encoding ----------------------------------------------------------------------------------
+# -- the selector ------------------------------------------------------------------------------
 
-def _encode(field: Field, value: Any, out: bytearray, path: str) -> None:
-    if field.occurs > 1:
-        if not isinstance(value, list):
-            raise RecordError(path, "expected a list of up to %d items, got %s" % (field.occurs, _kind(value)))
-        if len(value) > field.occurs:
-            raise RecordError(path, "%d items, but OCCURS %d" % (len(value), field.occurs))
-        for index, item in enumerate(value):
-            _encode_one(field, item, out, "%s[%d]" % (path, index))
-        out.extend(_blank(field) * (field.occurs - len(value)))  # the rest of the table: blank
-        return
-    _encode_one(field, value, out, path)
+def _selection(root: Field, selector: Selector, encoding: DataEncoding) \
+        -> Tuple[FrozenSet[int], Callable[[bytes], Optional[Field]]]:
+    """(the views the selector governs, the function from a record to its chosen view)."""
+    places = _fixed_places(root)
+    found = [(field, offset) for field, offset in places if _named(field, selector.field) and not field.children]
+    if not found:
+        raise ValueError("the selector's field %s is no elementary item at a fixed place in the record (before any "
+                         "OCCURS DEPENDING ON table, in no table)" % selector.field)
+    field, offset = found[0]
+    views: Dict[str, Field] = {}
+    for name in selector.names():
+        matches = [f for f in parser._walk(root) if _named(f, name) and (f.redefines is not None or f.views)]
+        if not matches:
+            raise ValueError("the selector's view %s is no item of a REDEFINES (nor a 01 record)" % name)
+        views[name] = matches[0]
+    bases = {id(view.redefines or view) for view in views.values()}
+    if len(bases) > 1:
+        raise ValueError("the selector's views %s are not all views of one REDEFINES" % ", ".join(views))
+    base = next(iter(views.values()))
+    base = base.redefines or base
+    governed = frozenset(id(f) for f in [base] + base.views)
+    read = decoder(field, encoding, True)
+    choices = {key: views[name] for key, name in selector.views.items()}
+    default = views[selector.default] if selector.default else None
 
-
-def _encode_one(field: Field, value: Any, out: bytearray, path: str) -> None:
-    if not field.children:
-        out.extend(_encode_text(field, value, path) if field.kind == "text" else _encode_number(field, value, path))
-        return
-    if not isinstance(value, dict):
-        raise RecordError(path or field.name, "expected an object, got %s" % _kind(value))
-    twice = getattr(value, "duplicate", None)
-    if twice is not None:
-        raise RecordError(path + "." + twice if path else twice, "given twice in the event")
-    known = {c.json_name for c in field.children if not c.is_filler}
-    unknown = sorted(set(value) - known)
-    if unknown:
-        raise RecordError(path or field.name, "unknown field%s %s" % ("s" if len(unknown) > 1 else "",
-                                                                      ", ".join(unknown)))
-    for child in field.children:
-        if child.is_filler:
-            out.extend(_blank(child) * child.occurs)
-            continue
-        child_path = path + "." + child.json_name if path else child.json_name
-        if child.json_name not in value:
-            raise RecordError(child_path, "missing")
-        _encode(child, value[child.json_name], out, child_path)
-
-
-def _blank(field: Field) -> bytes:
-    if field.children:
-        return b"".join(_blank(c) * c.occurs for c in field.children)
-    if field.kind == "text":
-        return b" " * field.size
-    return _encode_number(field, Decimal(0), field.name)
-
-
-def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "text", bool: "a boolean", type(None): "null"}.get(
-        type(value), "an object" if isinstance(value, dict) else "a number")
+    def pick(record: bytes) -> Optional[Field]:
+        raw = record[offset:offset + field.size]
+        try:
+            value = read(raw)
+        except ValueError as exc:
+            raise RecordError(field.json_name, "the selector's field: %s" % exc) from None
+        key = value if isinstance(value, str) else str(value)
+        view = choices.get(key)
+        if view is None and not isinstance(value, str):
+            view = next((v for k, v in choices.items() if _same_number(k, value)), None)
+        if view is None:
+            view = default
+        if view is None:
+            raise RecordError(field.json_name, "%r selects no view (the selector maps %s; add *:VIEW for any other "
+                              "value)" % (key, ", ".join(repr(k) for k in choices)))
+        return view
+    return governed, pick
 
 
-def _encode_text(field: Field, value: Any, path: str) -> bytes:
-    if not isinstance(value, str):
-        raise RecordError(path, "expected text for PIC %s, got %s" % (field.picture, _kind(value)))
+def _named(field: Field, name: str) -> bool:
+    """Whether ``name`` (a COBOL name, or a JSON name, in any case) names the field."""
+    return field.name == name or field.json_name == name.lower().replace("-", "_")
+
+
+def _same_number(text: str, value: Decimal) -> bool:
     try:
-        data = value.encode(TEXT_ENCODING)
-    except UnicodeEncodeError:
-        raise RecordError(path, "%s has characters that %s cannot hold" % (_show(value), TEXT_ENCODING)) from None
-    if len(data) > field.size:
-        raise RecordError(path, "%s is %d characters, %d too many for PIC %s" % (
-            _show(value), len(data), len(data) - field.size, field.picture))
-    return data.ljust(field.size, b" ")
+        return Decimal(text) == value
+    except ArithmeticError:
+        return False
 
 
-def _excerpt(data: bytes) -> str:
-    """Bytes for a message: quoted, cut short, anything but printable ASCII escaped."""
-    def show(part: bytes) -> str:
-        return "".join(chr(b) if 0x20 <= b < 0x7F and b not in b"'\\" else "\\" + chr(b) if b in b"'\\"
-                       else "\\x%02x" % b for b in part)
-    if len(data) <= 48:
-        return "'%s'" % show(data)
-    return "'%s...%s'" % (show(data[:32]), show(data[-12:]))
+def _fixed_places(root: Field) -> List[Tuple[Field, int]]:
+    """Every item at a fixed offset in the record (in no table, before any varying table)."""
+    places: List[Tuple[Field, int]] = []
 
-
-def _show(value: Any) -> str:
-    """A value for a message, cut short: hostile input can be megabytes long."""
-    if isinstance(value, int) and value.bit_length() > 256:  # str() refuses ints over 4300 digits
-        return "a number of about %d digits" % int(value.bit_length() * 0.30103)
-    if isinstance(value, Decimal) and value.is_finite() and abs(value.adjusted()) > 40:
-        return format(value, ".12e")  # rounded, but at once: 1.000000000000e+999999
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:40] + "..." + text[-12:]
-
-
-def _as_decimal(field: Field, value: Any, path: str) -> Decimal:
-    """The value as an exact Decimal, at a cost bounded by its length, never its magnitude."""
-    if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
-        if isinstance(value, float):
-            raise RecordError(path, "got a float; decode JSON with parse_float=Decimal (numbers must be exact)")
-        raise RecordError(path, "expected a number for PIC %s, got %s" % (field.picture, _kind(value)))
-    if isinstance(value, int):
-        if abs(value) >= 10 ** field.digits:  # before Decimal(), which is slow on huge ints
-            raise RecordError(path, "%s does not fit PIC %s" % (_show(value), field.picture))
-        return Decimal(value)
-    if isinstance(value, Decimal):
-        number = value
-    else:
-        text = value.strip()
-        if not _NUMBER_TEXT.fullmatch(text):
-            raise RecordError(path, "%s is not a number (PIC %s)" % (_show(value), field.picture))
-        try:
-            number = Decimal(text)
-        except ArithmeticError:  # an exponent beyond what Decimal can hold
-            raise RecordError(path, "%s does not fit PIC %s" % (_show(text), field.picture)) from None
-    if not number.is_finite():
-        raise RecordError(path, "%s is not a finite number" % number)
-    return number
-
-
-def _digits(field: Field, value: Any, path: str) -> Tuple[bool, str]:
-    """(negative, the field's digits as text, zero-padded) for a value that fits exactly.
-
-    Only the coefficient's digits are looked at, never ``10**exponent``: ``1e999999999``
-    is refused as fast as ``1000``.
-    """
-    if type(value) is Decimal and value.is_finite():  # what an event's JSON gives: no checks to make
-        number = value
-    else:
-        number = _as_decimal(field, value, path)
-    if number.is_zero():
-        return False, "0" * field.digits  # -0 too: the encoder never writes a negative zero
-    if number.is_signed() and not field.signed:
-        raise RecordError(path, "%s is negative, but PIC %s is unsigned" % (_show(number), field.picture))
-    if number.adjusted() >= field.digits - field.scale:  # its leading digit's place: O(1)
-        raise RecordError(path, "%s does not fit PIC %s" % (_show(number), field.picture))
-    negative, coefficient, exponent = number.as_tuple()
-    assert isinstance(exponent, int)  # finite
-    below = -field.scale - exponent  # digits of the coefficient past the PIC's last decimal place
-    if below > 0:
-        if below >= len(coefficient) or any(coefficient[-below:]):
-            raise RecordError(path, "%s has more than %d decimal place%s (PIC %s)" % (
-                _show(number), field.scale, "" if field.scale == 1 else "s", field.picture))
-        coefficient = coefficient[:-below]
-    zeros = max(0, -below)
-    if len(coefficient) + zeros > field.digits:
-        raise RecordError(path, "%s does not fit PIC %s" % (_show(number), field.picture))
-    text = "".join(map(str, coefficient)) + "0" * zeros
-    return bool(negative), text.rjust(field.digits, "0")
-
-
-def _encode_number(field: Field, value: Any, path: str) -> bytes:
-    negative, digits = _digits(field, value, path)
-    if field.kind == "packed":
-        if not field.sign_nibble:  # COMP-6: digits only
-            return bytes.fromhex(digits.rjust(field.size * 2, "0"))
-        nibbles = digits.rjust(field.size * 2 - 1, "0") + ("D" if negative else "C" if field.signed else "F")
-        return bytes.fromhex(nibbles)
-    if field.kind == "binary":
-        number = -int(digits) if negative else int(digits)
-        try:
-            return number.to_bytes(field.size, "little" if field.little_endian else "big", signed=field.signed)
-        except OverflowError:  # S9(7) COMP-X: 3 bytes hold -8388608 to 8388607, not all 7 digits
-            raise RecordError(path, "%s does not fit the %d bytes of PIC %s %s" % (
-                _show(Decimal(number).scaleb(-field.scale)), field.size, field.picture, field.usage)) from None
-    if not field.signed:
-        return digits.encode("ascii")
-    if field.sign_separate:
-        sign = "-" if negative else "+"
-        return (sign + digits if field.sign_leading else digits + sign).encode("ascii")
-    index = 0 if field.sign_leading else -1
-    chars = list(digits)
-    if negative:
-        chars[index] = chr(0x70 + int(chars[index]))
-    return "".join(chars).encode("ascii")
+    def walk(field: Field, offset: int) -> bool:
+        """False once a table whose length varies is met: nothing after it has a fixed place."""
+        places.append((field, offset))
+        cursor = offset
+        for child in field.children:
+            start = starts.get(id(child.redefines), cursor) if child.redefines is not None else cursor + child.slack
+            starts[id(child)] = start
+            if child.occurs == 1 and child.depending_on is None:
+                if not walk(child, start):
+                    return False
+            if child.redefines is None:
+                cursor = start + child.size * child.occurs
+            if child.depending_on is not None or child.variable:
+                return False
+        return True
+    starts: Dict[int, int] = {}
+    walk(root, 0)
+    return places
 
 
 # -- decoding ----------------------------------------------------------------------------------
 
-def _decode(field: Field, data: bytes, offset: int, path: str, blank_as_zero: bool) -> Tuple[Any, int]:
-    if field.occurs > 1:
+def _decoder(field: Field, encoding: DataEncoding, blank_as_zero: bool, governed: FrozenSet[int],
+             marked: bool = False) -> _Decode:
+    """The function (record, offset, state) → (the JSON value of ``field``, the offset after it)."""
+    if not field.children:
+        read = decoder(field, encoding, blank_as_zero, marked and not field.is_count)
+        size = field.size
+        count = id(field) if field.is_count else None
+        mark = NUMBER_MARK if marked else ""
+
+        def leaf(data: bytes, offset: int, state: _State) -> Tuple[Any, int]:
+            end = offset + size
+            if end > len(data):
+                raise _at_end(data, end) or RecordError("", "cut short")
+            try:
+                value = read(data[offset:end])
+            except (ValueError, IndexError) as exc:
+                raise RecordError("", str(exc)) from None
+            if count is not None:
+                state.counts[count] = int(value)
+                if mark:
+                    value = mark + str(value) + mark
+            return value, end
+        return leaf
+    steps: List[Tuple[Any, ...]] = []
+    for child in field.children:
+        if child.redefines is not None:
+            continue  # decoded with its base, below
+        if child.views:
+            steps.append(_region(child, encoding, blank_as_zero, governed, marked))
+        elif child.is_filler:
+            steps.append((None, child.slack + child.size * child.occurs if not child.depending_on else 0, None))
+            if child.depending_on is not None:
+                steps[-1] = ("", child.slack, _table(child, encoding, blank_as_zero, governed, marked))
+        elif child.occurs > 1 or child.depending_on is not None:
+            steps.append((child.json_name, child.slack, _table(child, encoding, blank_as_zero, governed, marked)))
+        else:
+            steps.append((child.json_name, child.slack, _decoder(child, encoding, blank_as_zero, governed, marked)))
+    plan = tuple(steps)
+
+    def group(data: bytes, offset: int, state: _State) -> Tuple[Any, int]:
+        out: Dict[str, Any] = {}
+        for key, slack, decode in plan:
+            if decode is None:
+                offset += slack
+                continue
+            try:
+                value, offset = decode(data, offset + slack, state)
+            except RecordError as exc:
+                raise exc.under(key) if key else exc from None
+            if key is None or key == "":
+                if isinstance(value, dict):
+                    out.update(value)  # a region's views, each under its own name
+                continue
+            out[key] = value
+        return out, offset
+    from .fast_decode import compile_group
+
+    return compile_group([c for c in field.children if c.redefines is None], plan, group, encoding, blank_as_zero,
+                         marked)
+
+
+def _at_end(data: bytes, end: int) -> Optional[RecordError]:
+    if end > len(data):
+        return RecordError("", "the record ends at byte %d, inside this field (which ends at byte %d): is the "
+                               "record cut short, or a count wrong?" % (len(data), end))
+    return None
+
+
+def _table(field: Field, encoding: DataEncoding, blank_as_zero: bool, governed: FrozenSet[int],
+           marked: bool = False) -> _Decode:
+    entry = _decoder(_one(field), encoding, blank_as_zero, governed, marked)
+    count = field.depending_on
+    least, most = field.occurs_min, field.occurs
+
+    def table(data: bytes, offset: int, state: _State) -> Tuple[Any, int]:
+        if count is None:
+            length = most
+        else:
+            length = state.counts[id(count)]
+            if not least <= length <= most:
+                raise RecordError("", "its count %s (%s) is %d; OCCURS %d TO %d DEPENDING ON it allows %d to %d"
+                                  % (count.name, count.json_name, length, least, most, least, most))
         items = []
-        for index in range(field.occurs):
-            item, offset = _decode_one(field, data, offset, "%s[%d]" % (path, index), blank_as_zero)
+        for index in range(length):
+            try:
+                item, offset = entry(data, offset, state)
+            except RecordError as exc:
+                raise exc.under("[%d]" % index) from None
             items.append(item)
         return items, offset
-    return _decode_one(field, data, offset, path, blank_as_zero)
+    return table
 
 
-def _decode_one(field: Field, data: bytes, offset: int, path: str, blank_as_zero: bool) -> Tuple[Any, int]:
-    if field.children:
-        result: Dict[str, Any] = {}
-        for child in field.children:
-            if child.is_filler:  # never read: programs put literals (VALUE) there
-                offset += child.size * child.occurs
+def _one(field: Field) -> Field:
+    """One entry of a table: the field without its OCCURS."""
+    entry = Field(field.level, field.name, field.line)
+    entry.__dict__.update(field.__dict__)
+    entry.occurs, entry.occurs_min, entry.depending_on, entry.views, entry.redefines = 1, 1, None, [], None
+    return entry
+
+
+def _region(base: Field, encoding: DataEncoding, blank_as_zero: bool, governed: FrozenSet[int],
+            marked: bool = False) -> Tuple[Any, ...]:
+    """The step for a REDEFINES: the item and its views over the same bytes."""
+    members = [m for m in [base] + base.views if not m.is_filler]
+    readers = [(m, m.json_name, (_table(m, encoding, blank_as_zero, governed, marked) if m.occurs > 1
+                                 else _decoder(m, encoding, blank_as_zero, governed, marked))) for m in members]
+    size = base.size * base.occurs
+    chooses = id(base) in governed
+    records = base.level == 1  # a copybook's 01 records: each kind of record is its own length
+
+    def region(data: bytes, offset: int, state: _State) -> Tuple[Any, int]:
+        out: Dict[str, Any] = {}
+        first: Optional[RecordError] = None
+        if chooses and state.view is not None:
+            for member, key, read in readers:
+                if member is state.view:
+                    try:
+                        out[key], end = read(data, offset, state)
+                    except RecordError as exc:
+                        raise exc.under(key) from None
+                    return out, end if records else offset + size
+        ends = [offset]
+        for member, key, read in readers:
+            try:
+                out[key], end = read(data, offset, state)
+                ends.append(end)
+            except RecordError as exc:
+                out[key] = None  # not a valid view of these bytes
+                first = first or exc.under(key)
+        if first is not None and all(value is None for value in out.values()):
+            raise first
+        return out, max(ends) if records else offset + size
+    return (None, base.slack, region)
+
+
+# -- encoding ----------------------------------------------------------------------------------
+
+def _encoder(field: Field, encoding: DataEncoding) -> _Encode:
+    """The function (JSON value, the record so far, state) that appends ``field``'s bytes."""
+    if not field.children:
+        write = encoder(field, encoding)
+        count = id(field) if field.is_count else None
+
+        def leaf(value: Any, out: bytearray, state: _State) -> None:
+            try:
+                out += write(value)
+                if count is not None:
+                    state.counts[count] = int(as_decimal(field, value))
+            except RecordError:
+                raise
+            except ValueError as exc:
+                raise RecordError("", str(exc)) from None
+        return leaf
+    steps: List[Tuple[Any, ...]] = []
+    names: Set[str] = set()
+    for child in field.children:
+        if child.redefines is not None:
+            continue
+        if child.views:
+            members = [m for m in [child] + child.views if not m.is_filler]
+            names.update(m.json_name for m in members)
+            steps.append((None, child.slack, _encode_region(child, members, encoding)))
+        elif child.is_filler:
+            steps.append((None, child.slack, _blank(child, encoding) * child.occurs))
+        else:
+            names.add(child.json_name)
+            step = _encode_table(child, encoding) if child.occurs > 1 or child.depending_on else \
+                _encoder(child, encoding)
+            steps.append((child.json_name, child.slack, step))
+    plan = tuple(steps)
+    known = frozenset(names)
+
+    def group(value: Any, out: bytearray, state: _State) -> None:
+        if not isinstance(value, dict):
+            raise RecordError("", "expected an object, got %s" % kind_of(value))
+        twice = getattr(value, "duplicate", None)
+        if twice is not None:
+            raise RecordError(twice, "given twice in the event")
+        if not known.issuperset(value):
+            unknown = sorted(set(value) - known)
+            raise RecordError("", "unknown field%s %s" % ("s" if len(unknown) > 1 else "", ", ".join(unknown)))
+        for key, slack, write in plan:
+            if slack:
+                out += bytes(slack)
+            if key is None:
+                if isinstance(write, bytes):
+                    out += write
+                else:
+                    write(value, out, state)
                 continue
-            child_path = path + "." + child.json_name if path else child.json_name
-            result[child.json_name], offset = _decode(child, data, offset, child_path, blank_as_zero)
-        return result, offset
-    raw = data[offset:offset + field.size]
-    end = offset + field.size
-    if field.kind == "text":
+            if key not in value:
+                raise RecordError(key, "missing")
+            try:
+                write(value[key], out, state)
+            except RecordError as exc:
+                raise exc.under(key) from None
+    return group
+
+
+def _encode_table(field: Field, encoding: DataEncoding) -> _Encode:
+    entry = _encoder(_one(field), encoding)
+    count = field.depending_on
+    least, most = field.occurs_min, field.occurs
+    blank = _blank(_one(field), encoding)
+
+    def table(value: Any, out: bytearray, state: _State) -> None:
+        if not isinstance(value, list):
+            raise RecordError("", "expected a list of %s items, got %s" % (
+                "up to %d" % most if count is None else "%d to %d" % (least, most), kind_of(value)))
+        if len(value) > most or (count is not None and len(value) < least):
+            raise RecordError("", "%d items, but OCCURS %s" % (len(value), most if count is None
+                                                                else "%d TO %d" % (least, most)))
+        if count is not None and state.counts.get(id(count)) != len(value):
+            raise RecordError("", "%d items, but its count %s (%s) is %s: make them agree" % (
+                len(value), count.name, count.json_name, state.counts.get(id(count))))
+        for index, item in enumerate(value):
+            try:
+                entry(item, out, state)
+            except RecordError as exc:
+                raise exc.under("[%d]" % index) from None
+        if count is None:
+            out += blank * (most - len(value))  # the rest of the table: blank
+    return table
+
+
+def _encode_region(base: Field, members: List[Field], encoding: DataEncoding) -> _Encode:
+    writers = [(m, m.json_name, _encode_table(m, encoding) if m.occurs > 1 else _encoder(m, encoding))
+               for m in members]
+    size = base.size * base.occurs
+
+    def region(value: Dict[str, Any], out: bytearray, state: _State) -> None:
+        given = [(m, key, write) for m, key, write in writers if value.get(key) is not None]
+        if len(given) != 1:
+            names = ", ".join(key for _, key, _ in writers)
+            raise RecordError("", "give exactly one of %s (they REDEFINE the same bytes), not %s" % (
+                names, "none" if not given else " and ".join(key for _, key, _ in given)))
+        member, key, write = given[0]
+        start = len(out)
         try:
-            return raw.decode(TEXT_ENCODING).rstrip(" "), end
-        except UnicodeDecodeError as exc:
-            raise RecordError(path, "byte 0x%02x is not %s text" % (raw[exc.start], TEXT_ENCODING)) from None
-    return _decode_number(field, raw, path, blank_as_zero), end
+            write(value[key], out, state)
+        except RecordError as exc:
+            raise exc.under(key) from None
+        if base.level != 1:  # a copybook's 01 records are each their own length
+            out += encoding.space * (size - (len(out) - start))
+        state.written.append(member)
+    return region
 
 
-def _decode_number(field: Field, raw: bytes, path: str, blank_as_zero: bool) -> Decimal:
-    if raw.strip(b" ") == b"" and field.kind != "binary" and field.sign_nibble:  # spaces: a binary or COMP-6 number
-        if not blank_as_zero and not field.blank_when_zero:
-            raise RecordError(path, "%r is blank, not a number (PIC %s); blank numeric fields read as zero only "
-                              "with blank_as_zero (BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS=zero)" % (
-                                  raw.decode("latin-1"), field.picture))
-        return Decimal((0, (0,), -field.scale))
-    if field.kind == "packed":
-        negative, digits = _unpack(field, raw, path)
-    elif field.kind == "binary":
-        number = int.from_bytes(raw, "little" if field.little_endian else "big", signed=field.signed)
-        negative, digits = number < 0, str(abs(number))
-    else:
-        negative, digits = _unzone(field, raw, path)
-    significant = digits.lstrip("0")
-    if len(significant) > field.digits:  # packed pad nibble, binary range: more than the PIC holds
-        raise RecordError(path, "bytes %s hold %s%s, more digits than PIC %s holds (%d)" % (
-            raw.hex(), "-" if negative else "", significant, field.picture, field.digits))
-    # DIGITSE-SCALE keeps the PIC's scale exactly: 00125 with V99 is 125E-2, 1.25 (the digits
-    # are 0-9 only, checked above, so the text is always a number Decimal reads exactly).
-    # A negative zero is read as 0: programs do write one (MOVE -0.4 TO a PIC S9 field).
-    return Decimal("%s%sE-%d" % ("-" if negative and significant else "", significant or "0", field.scale))
-
-
-def _unpack(field: Field, raw: bytes, path: str) -> Tuple[bool, str]:
-    nibbles = raw.hex()
-    if not field.sign_nibble:  # COMP-6: digits only
-        if not nibbles.isdigit():
-            raise RecordError(path, "bytes %s are not COMP-6 (a digit is not 0-9)" % nibbles)
-        return False, nibbles
-    digits, sign = nibbles[:-1], nibbles[-1]
-    if not digits.isdigit():
-        raise RecordError(path, "bytes %s are not packed decimal (a digit is not 0-9)" % raw.hex())
-    if sign == "d":
-        if not field.signed:
-            raise RecordError(path, "bytes %s are a negative packed number, but PIC %s is unsigned"
-                              % (raw.hex(), field.picture))
-        return True, digits
-    if sign not in "cf":
-        raise RecordError(path, "bytes %s end in the sign %s; packed signs read are C and F (positive) and D "
-                          "(negative)" % (raw.hex(), sign.upper()))
-    return False, digits
-
-
-def _unzone(field: Field, raw: bytes, path: str) -> Tuple[bool, str]:
-    text = raw.decode("latin-1")  # any byte: digits are checked below
-    negative = False
-    if field.signed and field.sign_separate:
-        sign, text = (text[0], text[1:]) if field.sign_leading else (text[-1], text[:-1])
-        if sign not in "+-":
-            raise RecordError(path, "%r has no + or - where SIGN %s SEPARATE puts it" % (
-                raw.decode("latin-1"), "LEADING" if field.sign_leading else "TRAILING"))
-        negative = sign == "-"
-    elif field.signed:
-        index = 0 if field.sign_leading else len(text) - 1
-        char = text[index]
-        if char in _NEGATIVE_OVERPUNCH:
-            negative, char = True, str(_NEGATIVE_OVERPUNCH[char])
-        elif char in _POSITIVE_OVERPUNCH:
-            char = str(_POSITIVE_OVERPUNCH[char])
-        text = text[:index] + char + text[index + 1:]
-    if text.isascii() and text.isdigit():  # isascii first: latin-1 holds '²', which isdigit() takes
-        return negative, text
-    bad = [char for char in text if not "0" <= char <= "9"]
-    if bad:
-        overpunch = not field.signed and (bad[0] in _NEGATIVE_OVERPUNCH or bad[0] in _POSITIVE_OVERPUNCH)
-        raise RecordError(path, "%r is not a number (PIC %s): %r is not a digit%s" % (
-            raw.decode("latin-1"), field.picture, bad[0], " (an unsigned field has no overpunched sign)"
-            if overpunch else ""))
-    return negative, text
+def _blank(field: Field, encoding: DataEncoding) -> bytes:
+    """One occurrence as INITIALIZE leaves it (a varying table: empty)."""
+    if field.children:
+        parts = []
+        for child in field.children:
+            if child.redefines is not None:
+                continue
+            one = _blank(child, encoding)
+            parts.append(bytes(child.slack) + (b"" if child.depending_on is not None else one * child.occurs))
+            if child.views:
+                parts[-1] = parts[-1].ljust(child.slack + child.size * child.occurs, encoding.space)
+        return b"".join(parts)
+    if field.kind == "text":
+        return encoding.space * field.size
+    return encoder(field, encoding)(Decimal(0))
 
 
 # -- an executable's records -------------------------------------------------------------------
@@ -457,6 +698,9 @@ def _line_problem(field: Field, record: bytes, offset: int, path: str, top: bool
         where = "%s[%d]" % (path, index) if count > 1 else path
         if field.children:
             for child in field.children:
+                if child.redefines is not None:
+                    continue  # its bytes are its base's, looked at as the base
+                offset += child.slack
                 if not child.is_filler:
                     child_path = where + "." + child.json_name if where else child.json_name
                     problem = _line_problem(child, record, offset, child_path)
@@ -481,6 +725,17 @@ def _line_problem(field: Field, record: bytes, offset: int, path: str, top: bool
     return None
 
 
+def _line_byte(record: bytes, path: str) -> Optional[RecordError]:
+    """A byte that would break a line read by ACCEPT, named by its place (a record whose
+    fields move with its counts)."""
+    for byte, what in _BREAKS_ACCEPT.items():
+        where = record.find(bytes((byte,)))
+        if where >= 0:
+            return RecordError(path or "event", "byte %d of the record is %s; keep packed and binary fields out of "
+                               "records read with ACCEPT (file mode is binary-safe)" % (where, what))
+    return None
+
+
 class RecordCodec:
     """An executable's records: the JSON event in, the program's output back to JSON.
 
@@ -492,7 +747,7 @@ class RecordCodec:
     """
 
     def __init__(self, inbound: Optional[Copybook], outbound: Optional[Copybook], separator: bytes,
-                 records: str = "one", blank_as_zero: bool = False) -> None:
+                 records: str = "one", blank_as_zero: bool = False, variable: bool = False) -> None:
         if records not in RECORD_SHAPES:
             raise ValueError("records must be one of %s, not %r" % (", ".join(RECORD_SHAPES), records))
         self.inbound = inbound
@@ -500,6 +755,26 @@ class RecordCodec:
         self.separator = separator
         self.records = records
         self.blank_as_zero = blank_as_zero
+        self.variable = variable  # file mode: each record behind its RDW (RECFM=V), not end to end
+
+    def _frame(self, records: List[bytes]) -> bytes:
+        """Records as the program reads them: each a line, each behind its RDW, or end to end."""
+        if self.variable:
+            return b"".join(len(record).__add__(4).to_bytes(2, "big") + b"\0\0" + record for record in records)
+        return b"".join(record + self.separator for record in records)
+
+    def _unframe(self, data: bytes, book: Copybook) -> List[bytes]:
+        if not self.variable:
+            return book.split(data, self.separator)
+        import io
+
+        from .record_formats import RecordFormat, RecordFormatError, read_records
+
+        try:
+            return [record for _, _, record in read_records(io.BytesIO(data), RecordFormat("variable"))]
+        except RecordFormatError as exc:
+            raise RecordError("[%d]" % exc.index, "at byte %d of the output: %s" % (exc.offset, exc.message)) \
+                from None
 
     def encode_event(self, body: bytes) -> Tuple[bytes, int]:
         """(the records, how many). Raises RecordError naming the field, ``[i].field`` in a batch."""
@@ -509,30 +784,31 @@ class RecordCodec:
         if self.records == "one":
             if not isinstance(event, dict):
                 raise RecordError("event", "the program takes one record: send a JSON object, not %s%s" % (
-                    _kind(event), " (BOOTSTRAP_SDK_EXEC_RECORDS=batch or one-for-one makes it take a list)"
+                    kind_of(event), " (BOOTSTRAP_SDK_EXEC_RECORDS=batch or one-for-one makes it take a list)"
                     if isinstance(event, list) else ""))
             items, paths = [event], [""]
         else:
             if not isinstance(event, list):
                 raise RecordError("event", "the program takes a batch of records (BOOTSTRAP_SDK_EXEC_RECORDS=%s): "
-                                  "send a JSON list of objects, not %s" % (self.records, _kind(event)))
+                                  "send a JSON list of objects, not %s" % (self.records, kind_of(event)))
             items, paths = event, ["[%d]" % index for index in range(len(event))]
         records = []
         for item, path in zip(items, paths):
             record = self.inbound._encode(item, path)
             if self.separator and _CONTROL.search(record):  # rare: look for the field only then
-                problem = _line_problem(self.inbound.root, record, 0, path, top=True)
+                problem = _line_problem(self.inbound.root, record, 0, path, top=True) \
+                    if not self.inbound.variable else _line_byte(record, path)
                 if problem is not None:
                     raise problem
-            records.append(record + self.separator)
-        return b"".join(records), len(items)
+            records.append(record)
+        return self._frame(records), len(items)
 
     def decode_output(self, data: bytes, count_in: int) -> Any:
         """The program's records as JSON: an object for ``one``, else a list; or ``data`` with no copybook."""
         if self.outbound is None:
             return data
         try:
-            records = self.outbound.split(data, self.separator)
+            records = self._unframe(data, self.outbound)
         except RecordError as exc:
             if not self.separator:
                 raise
@@ -601,14 +877,14 @@ class CallParameters:
             index = self.inputs[0]
             if not isinstance(event, dict):
                 raise RecordError("event", "the program takes one record (%s): send a JSON object, not %s"
-                                  % (self.parameters[index][1].root.name, _kind(event)))
+                                  % (self.parameters[index][1].root.name, kind_of(event)))
             values[index] = (event, "")
         elif self.inputs:
             event = _load_event(body)
             names = [self.name(i) for i in self.inputs]
             if not isinstance(event, dict):
                 raise RecordError("event", "the program takes %d records: send a JSON object with the members %s, "
-                                  "not %s" % (len(names), ", ".join(names), _kind(event)))
+                                  "not %s" % (len(names), ", ".join(names), kind_of(event)))
             twice = getattr(event, "duplicate", None)
             if twice is not None:
                 raise RecordError(twice, "given twice in the event")
@@ -624,7 +900,7 @@ class CallParameters:
         for index, (_, book) in enumerate(self.parameters):
             if index in values:
                 value, path = values[index]
-                parts.append(book._encode(value, path))
+                parts.append(book._encode(value, path).ljust(book.record_length, book.encoding.space))
             else:
                 parts.append(self.blanks[index] or bytes(book.record_length))
         return b"".join(parts)
@@ -640,9 +916,9 @@ class CallParameters:
             offset += size
         if len(self.outputs) == 1:
             index = self.outputs[0]
-            return self.parameters[index][1]._decode(records[index], "", self.blank_as_zero)
+            return self.parameters[index][1]._decode(records[index], "", self.blank_as_zero, "ignored")
         result = {}
         for index in self.outputs:
             name = self.name(index)
-            result[name] = self.parameters[index][1]._decode(records[index], name, self.blank_as_zero)
+            result[name] = self.parameters[index][1]._decode(records[index], name, self.blank_as_zero, "ignored")
         return result or None

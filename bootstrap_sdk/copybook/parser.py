@@ -27,7 +27,10 @@ the record shares (``PI-`` in ``PI-EMP-ID``, ``PI-HOURS``) is dropped.
 from __future__ import annotations
 
 from itertools import zip_longest
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    from .edited import EditedPicture
 
 
 class CopybookError(Exception):
@@ -46,7 +49,7 @@ class Field:
         self.occurs = 1
         self.picture = ""
         self.usage = ""         # as written (COMP-3, BINARY...), or inherited from its group
-        self.kind = "group"     # group | text | zoned | packed | binary
+        self.kind = "group"     # group | text | zoned | packed | binary | float | edited
         self.digits = 0         # integer + fraction digits
         self.scale = 0          # digits after the implied point
         self.signed = False
@@ -55,7 +58,16 @@ class Field:
         self.sign_nibble = True  # packed: False for COMP-6, whose last nibble is a digit
         self.blank_when_zero = False  # BLANK WHEN ZERO: the program writes 0 as spaces
         self.little_endian = False
-        self.size = 0           # bytes of one occurrence
+        self.size = 0           # bytes of one occurrence (its largest, when a table inside depends on a count)
+        self.redefines: Optional["Field"] = None  # the item whose bytes it shares (REDEFINES)
+        self.views: List["Field"] = []  # on a redefined item: the items that redefine it
+        self.occurs_min = 1     # OCCURS m TO n DEPENDING ON: m (occurs is n)
+        self.depending_on: Optional["Field"] = None  # the count of an OCCURS DEPENDING ON table
+        self.is_count = False   # some table's count: its decoded value decides that table's length
+        self.align = 0          # SYNCHRONIZED: the boundary its offset in the record is a multiple of
+        self.slack = 0          # bytes the compiler leaves before it for that alignment
+        self.edit: Optional["EditedPicture"] = None  # kind "edited": how its text shows a number
+        self.variable = False   # its size depends on a count (a DEPENDING ON table inside)
 
     @property
     def is_filler(self) -> bool:
@@ -75,16 +87,21 @@ _USAGES = {
     "COMP": "COMP", "COMPUTATIONAL": "COMP", "COMP-4": "COMP", "COMPUTATIONAL-4": "COMP", "BINARY": "COMP",
     "COMP-5": "COMP-5", "COMPUTATIONAL-5": "COMP-5",
     "COMP-X": "COMP-X", "COMPUTATIONAL-X": "COMP-X",
+    # floating point: 4 and 8 bytes, IBM hexadecimal in mainframe data, IEEE in GnuCOBOL's (the
+    # data's encoding says which); GnuCOBOL's FLOAT-SHORT/LONG are the same two
+    "COMP-1": "COMP-1", "COMPUTATIONAL-1": "COMP-1", "FLOAT-SHORT": "COMP-1",
+    "COMP-2": "COMP-2", "COMPUTATIONAL-2": "COMP-2", "FLOAT-LONG": "COMP-2",
 }
+_FLOAT_USAGES = ("COMP-1", "COMP-2")
 _BINARY_USAGES = ("COMP", "COMP-5", "COMP-X")
-_SUPPORTED = "DISPLAY, COMP-3 (PACKED-DECIMAL), COMP-6, COMP (BINARY, COMP-4), COMP-5 and COMP-X"
+_SUPPORTED = "DISPLAY, COMP-3 (PACKED-DECIMAL), COMP-6, COMP (BINARY, COMP-4), COMP-5, COMP-X, COMP-1 and COMP-2"
 _FIXED_BINARY = {  # usage: (bytes, the PIC that describes the same bytes)
     "BINARY-CHAR": (1, "S9(2) COMP-5"), "BINARY-SHORT": (2, "S9(4) COMP-5"), "BINARY-LONG": (4, "S9(9) COMP-5"),
     "BINARY-DOUBLE": (8, "S9(18) COMP-5"), "BINARY-C-LONG": (8, "S9(18) COMP-5"),
     "SIGNED-SHORT": (2, "S9(4) COMP-5"), "SIGNED-INT": (4, "S9(9) COMP-5"), "SIGNED-LONG": (8, "S9(18) COMP-5"),
     "UNSIGNED-SHORT": (2, "9(4) COMP-5"), "UNSIGNED-INT": (4, "9(9) COMP-5"), "UNSIGNED-LONG": (8, "9(18) COMP-5"),
 }
-_FLOATS = ("COMP-1", "COMPUTATIONAL-1", "COMP-2", "COMPUTATIONAL-2", "FLOAT-SHORT", "FLOAT-LONG", "FLOAT-EXTENDED",
+_FLOATS = ("FLOAT-EXTENDED",
            "FLOAT-BINARY-32", "FLOAT-BINARY-64", "FLOAT-BINARY-128", "FLOAT-BINARY-7", "FLOAT-BINARY-16",
            "FLOAT-BINARY-34", "FLOAT-DECIMAL-7", "FLOAT-DECIMAL-16", "FLOAT-DECIMAL-34")
 _ADDRESSES = ("POINTER", "PROGRAM-POINTER", "FUNCTION-POINTER", "PROCEDURE-POINTER", "INDEX", "OBJECT", "HANDLE",
@@ -100,8 +117,8 @@ def _unsupported_usage(word: str) -> Optional[str]:
         return ("in the copybook the runtime reads, PIC %s describes the same %d byte%s (for values of up to %s "
                 "digits)" % (picture, size, "" if size == 1 else "s", picture.split("(")[1].split(")")[0]))
     if word in _FLOATS:
-        return ("floating point; numbers here are exact decimals: describe the field as PIC S9(n)V9(m) DISPLAY or "
-                "COMP-3, in the copybook and the program")
+        return ("the codec reads the 4- and 8-byte floats (COMP-1, COMP-2); describe the field as one of them, or "
+                "as PIC S9(n)V9(m) DISPLAY or COMP-3, in the copybook and the program")
     if word in _ADDRESSES:
         return ("an address or an index means nothing outside the program: describe its bytes as FILLER "
                 "(PIC X(n)), which the codec skips")
@@ -363,6 +380,10 @@ class _Entry:
         self.constant = level == 78  # a level 78, or an 01 ... CONSTANT AS: a name for a value, no storage
         self.values: List[str] = []  # a VALUE clause's words, as written
         self.seen: Dict[str, int] = {}
+        self.redefines = ""     # the name it redefines
+        self.depending: List[str] = []  # DEPENDING ON: the count's name, then its qualifiers (OF/IN)
+        self.depending_line = line
+        self.occurs_min = 1
 
 
 class _Clauses:
@@ -481,13 +502,14 @@ class _Clauses:
                         raise self.fail(token.line, "EXTERNAL AS without a name (%s)" % who)
                     self.i += 1
             elif word == "REDEFINES":
-                raise self.fail(token.line, "REDEFINES is not supported (%s): describe one layout of those bytes, "
-                                            "without REDEFINES (the codec reads each byte as one field)" % who)
+                self.once("REDEFINES", token)
+                redefined = self.operand(token, "REDEFINES without the name of the item it redefines (%s)" % who)
+                entry.redefines = redefined.text.upper()
             elif word == "RENAMES":
                 raise self.fail(token.line, "RENAMES is not supported (%s): leave the 66 level out" % who)
             elif word == "DEPENDING":
-                raise self.fail(token.line, "OCCURS DEPENDING ON is not supported (%s): the codec reads "
-                                            "fixed-length records; use OCCURS n (its largest size)" % who)
+                raise self.fail(token.line, "DEPENDING ON without OCCURS (%s): write OCCURS m TO n TIMES "
+                                            "DEPENDING ON a count" % who)
             else:
                 self.i -= 1
                 raise self.unexpected(token)
@@ -538,13 +560,35 @@ class _Clauses:
         except ValueError as exc:
             detail = exc.args[0] or ": a fixed count is required (a number, or a level 78 constant)"
             raise self.fail(token.line, "OCCURS %s (%s)%s" % (count.text[:20], self.who, detail)) from None
-        if self.word("TO") or any(t.kind == "word" and t.text.upper() == "DEPENDING" for t in self.tokens):
-            raise self.fail(token.line, "OCCURS DEPENDING ON is not supported (%s): the codec reads "
-                                        "fixed-length records; use OCCURS n (its largest size)" % self.who)
+        least = None
+        if self.word("TO"):
+            least = number
+            most = self.operand(token, "OCCURS %d TO without the largest count (%s)" % (number, self.who))
+            try:
+                number = _count(most.text, self.constants)
+            except ValueError as exc:
+                raise self.fail(token.line, "OCCURS %d TO %s (%s)%s" % (least, most.text[:20], self.who, exc.args[0]
+                                                                         or ": a number is required")) from None
+        self.word("TIMES")
+        if self.word("DEPENDING"):
+            self.word("ON")
+            count = self.operand(token, "DEPENDING ON without the name of the count (%s)" % self.who)
+            self.entry.depending = [count.text.upper()]
+            while self.word("OF", "IN"):
+                self.entry.depending.append(self.operand(token, "DEPENDING ON %s OF without a name (%s)" % (
+                    count.text.upper(), self.who)).text.upper())
+            self.entry.depending_line = count.line
+            # OCCURS n DEPENDING ON (no TO) is IBM's form: from 0 to n
+            self.entry.occurs_min = 0 if least is None else least
+            if self.entry.occurs_min > number:
+                raise self.fail(token.line, "OCCURS %d TO %d (%s): the smallest count is larger than the largest"
+                                % (self.entry.occurs_min, number, self.who))
+        elif least is not None:
+            raise self.fail(token.line, "OCCURS %d TO %d without DEPENDING ON (%s): name the field that holds the "
+                                        "count" % (least, number, self.who))
         self.entry.occurs = number
         if self.entry.occurs < 1:  # the codec would write a field the record's length leaves out
             raise self.fail(token.line, "OCCURS 0 (%s): a table needs at least one entry" % self.who)
-        self.word("TIMES")
         while True:
             if self.word("ASCENDING", "DESCENDING"):
                 self.word("KEY")
@@ -635,13 +679,14 @@ def _picture(picture: str, constants: Optional[Dict[str, str]] = None) -> Tuple[
                          "text here is PIC X (latin-1); PIC N(n) takes 2n bytes, which FILLER PIC X(2n) skips")
     if "1" in letters:
         raise ValueError("is a boolean picture, which is not supported", "describe its bytes as FILLER PIC X(n)")
-    if "P" in letters:
-        raise ValueError("is not supported", "P scaling is not; describe the digits the field holds, with V")
-    if letters & set(_EDITING):
-        raise ValueError("is not supported", "edited pictures (Z, *, +, -, $, CR, DB, B, 0, /, comma, point) "
-                                             "are not; the codec reads PIC X, A and 9 with S and V")
-    if not letters <= set("SV9XA"):
-        raise ValueError("is not a picture the codec reads", "it reads PIC X, A and 9 with S and V")
+    if letters & {"X", "A"} and letters & set(_EDITING + "B"):
+        raise ValueError("is an alphanumeric-edited picture, which is not supported",
+                         "describe its bytes as PIC X(n): the codec reads them as text")
+    if letters & set(_EDITING + "B") and letters <= set(_EDITING + "B9VSP"):
+        return "edited", 0, 0, False  # edited.EditedPicture reads it
+    if not letters <= set("SV9XAP"):
+        raise ValueError("is not a picture the codec reads", "it reads PIC X, A and 9 with S, V and P, and "
+                                                             "numeric-edited pictures")
     if letters & {"X", "A"}:
         if letters & {"S", "V"}:
             raise ValueError("is not a picture", "text (X, A) takes no S or V")
@@ -655,7 +700,34 @@ def _picture(picture: str, constants: Optional[Dict[str, str]] = None) -> Tuple[
         raise ValueError("is not a picture", "V comes at most once")
     digits = sum(count for s, count in rest if s == "9")
     scale = sum(count for s, count in rest[points[0] + 1:] if s == "9") if points else 0
+    scaling = [(n, count) for n, (s, count) in enumerate(rest) if s == "P"]
+    if scaling:  # P: a digit position the field does not store, at one end: 9(3)PP is hundreds, PP99 .00nn
+        body = [s for s, _ in rest if s != "V"]
+        if len(scaling) > 1 or body[0] != "P" and body[-1] != "P" or not digits:
+            raise ValueError("is not a picture", "P comes in one run at either end of the digits, e.g. 9(3)PP or "
+                                                 "VPP99")
+        if body[-1] == "P":
+            if points and points[0] < scaling[0][0]:
+                raise ValueError("is not a picture", "trailing P cannot follow V")
+            scale = -scaling[0][1]
+        else:
+            scale = digits + scaling[0][1]
     return "number", digits, scale, signed
+
+
+def _expanded(picture: str, constants: Optional[Dict[str, str]] = None) -> str:
+    """A picture with its repeats written out: Z(3)9.9(2) is ZZZ9.99 (CR, DB stay as they are)."""
+    out, i = [], 0
+    while i < len(picture):
+        symbol = picture[i]
+        i += 1
+        if i < len(picture) and picture[i] == "(":
+            close = picture.find(")", i)
+            out.append(symbol * _count(picture[i + 1:close], constants or {}))
+            i = close + 1
+        else:
+            out.append(symbol)
+    return "".join(out)
 
 
 def _comp_x_size(digits: int) -> int:
@@ -668,7 +740,7 @@ def _comp_x_size(digits: int) -> int:
 
 # -- the tree ----------------------------------------------------------------------------------
 
-def parse(text: str, source: str = "copybook") -> Field:
+def parse(text: str, source: str = "copybook", ibm: bool = False) -> Field:
     """The first record of ``text``: its root field, sized, with its JSON names set.
 
     GnuCOBOL reads a copybook in the format the program is compiled in: fixed (columns 8-72)
@@ -685,7 +757,7 @@ def parse(text: str, source: str = "copybook") -> Field:
     errors: Dict[bool, CopybookError] = {}
     for fixed in (True, False):
         try:
-            readings[fixed] = _parse(lines, source, fixed)
+            readings[fixed] = _parse(lines, source, fixed, ibm)
         except CopybookError as exc:
             errors[fixed] = exc
     if len(readings) == 2:
@@ -717,10 +789,12 @@ def _same_in_both_formats(fixed: Field, free: Field, source: str) -> None:
                                                                     read[0], read[1]))
 
 
-def _parse(lines: List[str], source: str, fixed: bool) -> Field:
-    """The first record, read in fixed or free format."""
+def _parse(lines: List[str], source: str, fixed: bool, ibm: bool = False) -> Field:
+    """The copybook's records, read in fixed or free format: its one 01 record, or, when it
+    has several, a group of them that share their bytes (each 01 is one kind of record)."""
     stack: List[Tuple[Field, _Entry]] = []
-    root: Optional[Field] = None
+    records: List[Field] = []
+    tables: List[Tuple[Field, _Entry]] = []  # OCCURS DEPENDING ON tables, their counts resolved at the end
     storageless = 0  # level 78 and 88 entries
     constants: Dict[str, str] = {}  # name: value, as written
     for tokens, ended in _entries(_tokens(lines, source, fixed)):
@@ -739,8 +813,8 @@ def _parse(lines: List[str], source: str, fixed: bool) -> Field:
         level = int(first.text)
         if level == 66:
             raise CopybookError("%s line %d: RENAMES is not supported: leave the 66 level out" % (source, number))
-        if level in (1, 77) and root is not None:
-            break  # the first record only
+        if level == 77 and records:
+            break  # an independent item after the records: working storage, not a record
         named = len(tokens) > 1 and tokens[1].kind == "word" and tokens[1].text.upper() not in _KEYWORDS \
             and not tokens[1].text.isdigit()
         name = tokens[1].text.upper() if named else "FILLER"
@@ -757,38 +831,177 @@ def _parse(lines: List[str], source: str, fixed: bool) -> Field:
                 constants[name] = " ".join(entry.values)
             storageless += 1
             continue
-        if root is None and level != 1 and level != 77:
+        if not records and level != 1 and level != 77:
             raise CopybookError("%s line %d: %02d %s comes before any 01 level: the copybook needs one 01 level "
                                 "record containing the fields (add a line such as '01 RECORD-NAME.' above it)"
                                 % (source, number, level, name))
         field = Field(level, name, number)
         field.occurs = entry.occurs
-        if root is None:
+        field.occurs_min = entry.occurs_min if entry.depending else entry.occurs
+        if level in (1, 77):
             if entry.occurs > 1 or "OCCURS" in entry.seen:
                 raise CopybookError("%s line %d: OCCURS on the %02d level (%s): the codec reads one record; "
                                     "describe one, without OCCURS" % (source, number, level, name))
-            root = field
+            if entry.redefines and entry.redefines not in [r.name for r in records]:
+                raise CopybookError("%s line %d: %s REDEFINES %s, which is no 01 record before it"
+                                    % (source, number, name, entry.redefines))
+            if records:
+                _finish(records[-1], source)
+            records.append(field)
+            stack = []
         else:
             parent = _parent(stack, field, source)
+            if entry.redefines:
+                _redefine(parent, field, entry, source)
             parent.children.append(field)
         stack.append((field, entry))
-        if entry.picture:
-            _elementary(field, entry, [e for _, e in stack[:-1]], source, constants)
+        if entry.depending:
+            tables.append((field, entry))
+        if entry.picture or entry.usage in _FLOAT_USAGES:
+            _elementary(field, entry, [e for _, e in stack[:-1]], source, constants, ibm)
         elif entry.sync:
             raise CopybookError("%s line %d: SYNCHRONIZED on the group %02d %s: GnuCOBOL may insert slack bytes "
                                 "the codec does not lay out; remove SYNC" % (source, number, level, name))
-    if root is None:
+    if not records:
         raise CopybookError("%s: no record found%s" % (source, ": its constants and level 88 conditions lay out "
                                                               "no bytes; the codec needs an 01 level record"
                                                        if storageless else ""))
-    if root.picture:
+    _finish(records[-1], source)
+    for record in records:
+        _resolve_counts(record, [t for t in tables if t[0] in _walk(record)], source)
+        _layout(record, 0, source)
+        _strip_prefix(record)
+    if len(records) == 1:
+        return records[0]
+    # several kinds of record: they share the bytes, as REDEFINES do, each its own length
+    root = Field(0, "|".join(record.name for record in records), records[0].line)
+    root.children = records
+    for record in records[1:]:
+        record.redefines = records[0]
+        records[0].views.append(record)
+    root.size = max(record.size for record in records)
+    root.variable = any(record.variable for record in records) or len({r.size for r in records}) > 1
+    return root
+
+
+def _finish(record: Field, source: str) -> None:
+    if record.picture or record.kind == "float":
         raise CopybookError("%s line %d: %02d %s is a single elementary item: the codec maps a record to a JSON "
                             "object of its fields; put it under a group (01 %s. 05 %s-DATA PIC %s.), which lays "
-                            "out the same bytes" % (source, root.line, root.level, root.name, root.name, root.name,
-                                                   root.picture))
-    _size(root, source)
-    _strip_prefix(root)
-    return root
+                            "out the same bytes" % (source, record.line, record.level, record.name, record.name,
+                                                   record.name, record.picture))
+
+
+def _redefine(parent: Field, field: Field, entry: _Entry, source: str) -> None:
+    """Places a REDEFINES: its item must be the sibling just before it (or what that redefines)."""
+    before = parent.children[-1] if parent.children else None
+    base = before.redefines or before if before is not None else None
+    if base is None or base.name != entry.redefines or base.level != field.level:
+        raise CopybookError("%s line %d: %02d %s REDEFINES %s, which is not the item just before it at level %02d "
+                            "(GnuCOBOL and IBM COBOL require that)" % (source, entry.line, entry.level, entry.name,
+                                                                        entry.redefines, entry.level))
+    if entry.depending or base.depending_on is not None:
+        raise CopybookError("%s line %d: %02d %s REDEFINES %s, and one of them is an OCCURS DEPENDING ON table: "
+                            "COBOL does not allow that" % (source, entry.line, entry.level, entry.name, base.name))
+    field.redefines = base
+    base.views.append(field)
+
+
+def _resolve_counts(record: Field, tables: List[Tuple[Field, "_Entry"]], source: str) -> None:
+    """Links each OCCURS DEPENDING ON table to its count: a whole number before it in the record,
+    outside it, in no table the table itself is not in."""
+    order = _walk(record)
+    for table, entry in tables:
+        name, qualifiers = entry.depending[0], entry.depending[1:]
+        found = [f for f in order if f.name == name and _qualified(record, f, qualifiers)]
+        who = "%02d %s OCCURS ... DEPENDING ON %s" % (entry.level, entry.name, " OF ".join(entry.depending))
+        if not found:
+            raise CopybookError("%s line %d: %s: no field of the record %s has that name (the count must be in "
+                                "the record, before the table)" % (source, entry.depending_line, who, record.name))
+        if len(found) > 1:
+            raise CopybookError("%s line %d: %s: %d fields have that name; qualify it (DEPENDING ON %s OF GROUP)"
+                                % (source, entry.depending_line, who, len(found), name))
+        count = found[0]
+        if count.kind not in ("zoned", "packed", "binary") or count.scale != 0:
+            raise CopybookError("%s line %d: %s: the count must be a whole number (PIC 9(n), DISPLAY, COMP or "
+                                "COMP-3), not %s" % (source, entry.depending_line, who, count.picture or "a group"))
+        if order.index(count) > order.index(table):
+            raise CopybookError("%s line %d: %s: the count comes after the table; it must come before"
+                                % (source, entry.depending_line, who))
+        outer = [f for f in _ancestors(record, count) if f.occurs > 1]
+        if any(f not in _ancestors(record, table) for f in outer) or count.redefines is not None:
+            raise CopybookError("%s line %d: %s: the count is in a table (or a REDEFINES) the table is not in: "
+                                "each table needs one count" % (source, entry.depending_line, who))
+        table.depending_on = count
+        count.is_count = True
+
+
+def _qualified(record: Field, field: Field, qualifiers: List[str]) -> bool:
+    names = [f.name for f in _ancestors(record, field)]
+    for qualifier in qualifiers:
+        if qualifier not in names:
+            return False
+        names = names[:names.index(qualifier)]
+    return True
+
+
+def _ancestors(record: Field, field: Field) -> List[Field]:
+    """The groups ``field`` is in, the record first."""
+    def down(group: Field, path: List[Field]) -> Optional[List[Field]]:
+        for child in group.children:
+            if child is field:
+                return path + [group]
+            found = down(child, path + [group])
+            if found is not None:
+                return found
+        return None
+    return down(record, []) or []
+
+
+def _layout(field: Field, offset: Optional[int], source: str) -> None:
+    """Sizes, and the slack bytes SYNCHRONIZED items take, for ``field`` at ``offset`` in its
+    record (None: after a table whose length varies, where nothing can be aligned)."""
+    if not field.children:
+        if not field.picture and field.kind != "float":
+            raise CopybookError("%s line %d: %02d %s is a group with no fields: give it a PIC, or fields under it"
+                                % (source, field.line, field.level, field.name))
+        return
+    cursor = 0
+    starts: Dict[int, Tuple[int, Optional[int]]] = {}  # id(base): where it starts (relative, absolute)
+    known = offset is not None
+    for child in field.children:
+        base = child.redefines
+        if base is not None:
+            relative, absolute = starts[id(base)]
+        else:
+            relative, absolute = cursor, (offset + cursor if known and offset is not None else None)
+            if child.align:
+                if absolute is None:
+                    raise CopybookError("%s line %d: SYNCHRONIZED %02d %s comes after an OCCURS DEPENDING ON table, "
+                                        "so its offset varies and no slack bytes can align it: remove SYNC"
+                                        % (source, child.line, child.level, child.name))
+                child.slack = -absolute % child.align
+                relative, absolute = relative + child.slack, absolute + child.slack
+            starts[id(child)] = (relative, absolute)
+        _layout(child, absolute, source)
+        aligned = max([f.align for f in _walk(child)])
+        if child.occurs > 1 and aligned and (child.size % aligned or absolute is None or absolute % aligned):
+            raise CopybookError("%s line %d: the table %02d %s holds SYNCHRONIZED items, and its %d-byte entries "
+                                "would need slack bytes between them, which the codec does not lay out: make each "
+                                "entry a multiple of %d bytes (a FILLER at its end) or remove SYNC"
+                                % (source, child.line, child.level, child.name, child.size, aligned))
+        if base is not None:
+            if child.size * child.occurs > base.size * base.occurs:
+                raise CopybookError("%s line %d: %02d %s (%d bytes) is larger than %s (%d bytes), which it "
+                                    "REDEFINES: make it no larger (only an 01 record may be)"
+                                    % (source, child.line, child.level, child.name, child.size * child.occurs,
+                                       base.name, base.size * base.occurs))
+            continue
+        cursor = relative + child.size * child.occurs
+        if child.variable or child.depending_on is not None:
+            known = False
+            field.variable = True
+    field.size = cursor
 
 
 def _parent(stack: List[Tuple[Field, _Entry]], field: Field, source: str) -> Field:
@@ -815,8 +1028,10 @@ def _parent(stack: List[Tuple[Field, _Entry]], field: Field, source: str) -> Fie
 
 
 def _elementary(field: Field, entry: _Entry, groups: List[_Entry], source: str,
-                constants: Optional[Dict[str, str]] = None) -> None:
-    """Kind and size of an elementary item, with the USAGE and SIGN its groups give it."""
+                constants: Optional[Dict[str, str]] = None, ibm: bool = False) -> None:
+    """Kind and size of an elementary item, with the USAGE and SIGN its groups give it.
+    ``ibm``: binary sizes as IBM Enterprise COBOL lays them out (a halfword for 1 to 4 digits),
+    not GnuCOBOL's default (a byte for 1 or 2)."""
     who = "%02d %s" % (entry.level, entry.name)
     usage, usage_line = entry.usage, entry.usage_line
     sign, separate = entry.sign, entry.sign_separate
@@ -832,13 +1047,36 @@ def _elementary(field: Field, entry: _Entry, groups: List[_Entry], source: str,
         return CopybookError("%s line %d: %s" % (source, line, message))
 
     field.picture = entry.picture
+    if usage in _FLOAT_USAGES:
+        if entry.picture:
+            raise fail("%s is USAGE %s, which takes no PIC (GnuCOBOL refuses it too): remove the PIC" % (who, usage))
+        if entry.sign or "BLANK WHEN ZERO" in entry.seen:
+            raise fail("%s on the floating-point item %s: remove it" % (
+                "SIGN" if entry.sign else "BLANK WHEN ZERO", who), entry.line)
+        field.kind, field.usage, field.size, field.signed = "float", usage, 4 if usage == "COMP-1" else 8, True
+        field.picture = usage
+        field.align = field.size if entry.sync else 0
+        return
     try:
         category, digits, scale, signed = _picture(entry.picture, constants)
     except ValueError as exc:
         raise fail("PIC %s %s (%s): %s" % (entry.picture, exc.args[0], who, exc.args[1])) from None
-    if entry.sync and usage in _BINARY_USAGES:
-        raise fail("SYNCHRONIZED on the binary item %s: GnuCOBOL aligns it with slack bytes the codec does not "
-                   "lay out; remove SYNC (from the copybook and the program)" % who, entry.line)
+    if category == "edited":
+        from .edited import EditedPicture
+
+        if usage != "DISPLAY":
+            raise fail("the edited PIC %s (%s) cannot be %s%s: an edited item is text a program DISPLAYs"
+                       % (entry.picture, who, usage, inherited))
+        if entry.sign:
+            raise fail("SIGN on the edited item %s: its picture says where the sign goes" % who, entry.seen["SIGN"])
+        try:
+            field.edit = EditedPicture(_expanded(entry.picture, constants), "BLANK WHEN ZERO" in entry.seen)
+        except ValueError as exc:
+            raise fail("PIC %s %s (%s): %s" % (entry.picture, exc.args[0], who, exc.args[1] if len(exc.args) > 1
+                                               else "")) from None
+        field.kind, field.usage, field.size = "edited", usage, field.edit.size
+        field.digits, field.scale, field.signed = field.edit.digits, field.edit.scale, field.edit.signed
+        return
     if category == "text":
         if usage in ("COMP-5", "COMP-X") and "A" not in entry.picture:  # cobc: X(3) COMP-5 is a 4-byte 9(7)
             raise fail("PIC %s with USAGE %s (%s)%s is not supported: GnuCOBOL makes it a binary number of a size of "
@@ -888,7 +1126,8 @@ def _elementary(field: Field, entry: _Entry, groups: List[_Entry], source: str,
         if usage == "COMP-X":
             field.size = _comp_x_size(digits)
         else:
-            field.size = 1 if digits <= 2 else 2 if digits <= 4 else 4 if digits <= 9 else 8
+            field.size = 1 if digits <= 2 and not ibm else 2 if digits <= 4 else 4 if digits <= 9 else 8
+        field.align = field.size if entry.sync and field.size in (2, 4, 8) else 0
     else:
         field.kind = "zoned"
         field.blank_when_zero = "BLANK WHEN ZERO" in entry.seen
@@ -897,7 +1136,7 @@ def _elementary(field: Field, entry: _Entry, groups: List[_Entry], source: str,
         field.size = digits + (1 if field.sign_separate else 0)
 
 
-def load(path: str) -> Field:
+def load(path: str, ibm: bool = False) -> Field:
     with open(path, "rb") as handle:
         data = handle.read()
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -905,7 +1144,7 @@ def load(path: str) -> Field:
                             "latin-1 or UTF-8" % path)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    return parse(data.decode("latin-1"), path)
+    return parse(data.decode("latin-1"), path, ibm)
 
 
 def _strip_prefix(root: Field) -> None:
@@ -923,12 +1162,3 @@ def _walk(field: Field) -> List[Field]:
     for child in field.children:
         found += _walk(child)
     return found
-
-
-def _size(field: Field, source: str = "copybook") -> int:
-    if field.children:
-        field.size = sum(_size(child, source) * child.occurs for child in field.children)
-    elif not field.picture:
-        raise CopybookError("%s line %d: %02d %s is a group with no fields: give it a PIC, or fields under it"
-                            % (source, field.line, field.level, field.name))
-    return field.size

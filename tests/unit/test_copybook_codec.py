@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bootstrap_sdk.copybook import Copybook, RecordCodec, RecordError, codec
+from bootstrap_sdk.copybook import DataEncoding, Copybook, RecordCodec, RecordError, codec
 
 FORMS = """\
       * One field of every supported form.
@@ -306,10 +306,11 @@ def test_packed_c_and_f_are_positive_on_any_field():
     assert PAY.decode(_patched(18, bytes.fromhex("123f")))["items"][0]["samount"] == 123
 
 
-def test_text_the_encoding_cannot_read_names_the_field(monkeypatch):
-    monkeypatch.setattr(codec, "TEXT_ENCODING", "ascii")
+def test_text_the_encoding_cannot_read_names_the_field():
+    seven_bits = DataEncoding("ascii")
+    seven_bits.codec = "ascii"  # every code page offered maps all 256 bytes: a narrower one shows the error
     with pytest.raises(RecordError) as caught:
-        PAY.decode(_patched(15 + 18 + 6, b"\xe9  "))
+        Copybook(PAY.root, seven_bits).decode(_patched(15 + 18 + 6, b"\xe9  "))
     assert (caught.value.field, caught.value.message) == ("items[2].name", "byte 0xe9 is not ascii text")
 
 
