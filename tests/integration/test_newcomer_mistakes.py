@@ -4,6 +4,7 @@ say it failed. No traceback, no bare errno, no silent success that fails on Lamb
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -12,7 +13,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 import pytest
 
@@ -273,18 +274,31 @@ def _parsers() -> Dict[str, object]:
         import run as run_example
     finally:
         sys.path.remove(str(COBOL))
+    from bootstrap_sdk.copybook.cli import parser as data_parser
     from bootstrap_sdk.local.cli import parser as local_parser
     from bootstrap_sdk.packaging.cli import function_parser, layer_parser
     return {"make-runtime-layer": layer_parser(), "make-function-zip": function_parser(),
-            "run-lambda-local": local_parser(), "build.py": build.arg_parser(), "run.py": run_example.arg_parser()}
+            "run-lambda-local": local_parser(), "build.py": build.arg_parser(), "run.py": run_example.arg_parser(),
+            "cobol-data": data_parser()}
+
+
+def _actions(parser: Any) -> List[Any]:
+    """A parser's options, and its subcommands' (cobol-data decode, encode, ...)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _actions(sub)
+        else:
+            found.append(action)
+    return found
 
 
 @pytest.mark.parametrize("name", ["make-runtime-layer", "make-function-zip", "run-lambda-local", "build.py",
-                                  "run.py"])
+                                  "run.py", "cobol-data"])
 def test_help_describes_every_option(name: str):
     parser = _parsers()[name]
-    bare = [action.option_strings or [action.dest] for action in parser._actions  # type: ignore[attr-defined]
-            if not (action.help or "").strip()]
+    bare = [action.option_strings or [action.dest] for action in _actions(parser) if not (action.help or "").strip()]
     assert bare == [], "%s: options without help: %s" % (name, bare)
 
 
