@@ -27,6 +27,8 @@ EXEC_MODES = ("stdio", "file", "persistent", "call")
 CALL_DIRECTIONS = ("in", "out", "inout")  # a USING parameter's: read by the program, written, or both
 CALL_STATES = ("fresh", "kept")
 RECORD_SHAPES = ("one", "batch", "one-for-one")  # what a copybook program takes: copybook.codec agrees
+RECORD_ENCODINGS = ("ascii", "cp037", "cp1140", "cp500", "cp273", "cp1047")  # copybook.codepages agrees
+RECORD_FORMATS = ("fixed", "variable")  # file mode: records end to end, or each behind its RDW
 BLANK_NUMBERS = ("error", "zero")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -52,6 +54,9 @@ DEFAULTS = {
     "BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS": "error",      # error or zero
     "BOOTSTRAP_SDK_EXEC_USING": "",                   # call mode: DIRECTION:COPYBOOK per USING parameter
     "BOOTSTRAP_SDK_EXEC_STATE": "fresh",              # call mode: fresh (CANCEL after each CALL) or kept
+    "BOOTSTRAP_SDK_EXEC_RECORD_ENCODING": "ascii",    # the records' encoding: ascii or an EBCDIC code page
+    "BOOTSTRAP_SDK_EXEC_RECORD_FORMAT": "fixed",      # file mode: fixed or variable (RDW)
+    "BOOTSTRAP_SDK_EXEC_SELECT": "",                  # FIELD=VALUE:VIEW,...: the REDEFINES view a record uses
 }
 # Read by the project's tooling on the build or test host, never by the runtime: local/rie.py's
 # BOOTSTRAP_SDK_RIE (which RIE binary) and the integration tests' BOOTSTRAP_SDK_TEST_PYTHON. A
@@ -146,7 +151,8 @@ class ExecSettings:
     """``BOOTSTRAP_SDK_EXEC_*``: how the executable adapter runs a program."""
 
     __slots__ = ("mode", "mode_set", "args", "given", "margin_ms", "credentials", "input_name", "output_name",
-                 "workdir", "input_copybook", "output_copybook", "records", "blank_as_zero", "using", "state")
+                 "workdir", "input_copybook", "output_copybook", "records", "blank_as_zero", "using", "state",
+                 "encoding", "record_format", "select")
 
     def __init__(self, reader: _Reader) -> None:
         # Which were set, not left to their defaults: some apply only to one mode, or with a
@@ -168,6 +174,11 @@ class ExecSettings:
                                            INVALID_EXECUTABLE_CONFIG) == "zero"
         self.using = reader.parameters("BOOTSTRAP_SDK_EXEC_USING")
         self.state = reader.choice("BOOTSTRAP_SDK_EXEC_STATE", CALL_STATES, INVALID_EXECUTABLE_CONFIG)
+        self.encoding = reader.choice("BOOTSTRAP_SDK_EXEC_RECORD_ENCODING", RECORD_ENCODINGS,
+                                      INVALID_EXECUTABLE_CONFIG).lower()
+        self.record_format = reader.choice("BOOTSTRAP_SDK_EXEC_RECORD_FORMAT", RECORD_FORMATS,
+                                           INVALID_EXECUTABLE_CONFIG)
+        self.select = reader.text("BOOTSTRAP_SDK_EXEC_SELECT")  # parsed with the copybooks it names fields of
 
 
 class Settings:

@@ -357,7 +357,7 @@ class CallHandler(ProgramHandler):
         """The USING parameters' copybooks, read and checked."""
         from ..copybook import CallParameters  # noqa: F811 (the runtime's import; the one above is for typing)
 
-        books = [(direction, load_copybook(task_root, path)) for direction, path in settings.using]
+        books = [(direction, load_copybook(task_root, path, settings)) for direction, path in settings.using]
         parameters = CallParameters(books, settings.blank_as_zero)
         clashes = parameters.name_clashes()
         if clashes:

@@ -168,9 +168,9 @@ class ExecutableHandler(ProgramHandler):
             return None
         from ..copybook import RecordCodec
 
-        books = [load_copybook(task_root, path) if path else None for path in paths]
+        books = [load_copybook(task_root, path, settings) if path else None for path in paths]
         return RecordCodec(books[0], books[1], b"\n" if self.mode == "stdio" else b"", settings.records,
-                           settings.blank_as_zero)
+                           settings.blank_as_zero, settings.record_format == "variable")
 
     # -- per invoke --------------------------------------------------------------------
     def __call__(self, event: bytes, context: Context) -> bytes:
@@ -325,17 +325,26 @@ def invalid_event(exc: RecordError) -> FunctionError:
     return FunctionError("invalid event: %s" % what, "Copybook.InvalidEvent")
 
 
-def load_copybook(task_root: str, path: str) -> Copybook:
-    """A copybook the configuration names (relative to the task root); InitError if it cannot be read."""
-    from ..copybook import Copybook, CopybookError
+def load_copybook(task_root: str, path: str, settings: Optional[ExecSettings] = None) -> Copybook:
+    """A copybook the configuration names (relative to the task root), in the records'
+    encoding, with BOOTSTRAP_SDK_EXEC_SELECT; InitError if it cannot be read or used."""
+    from ..copybook import Copybook, CopybookError, DataEncoding, Selector
 
     full = os.path.join(task_root, path)
     try:
-        return Copybook.load(full)
+        encoding = DataEncoding(settings.encoding if settings is not None else "ascii")
+        selector = Selector.parse(settings.select) if settings is not None and settings.select else None
+    except ValueError as exc:  # a selector that is no FIELD=VALUE:VIEW list; cp1047 without its codec
+        raise InitError("Runtime.InvalidExecutableConfig", str(exc)) from None
+    try:
+        return Copybook.load(full, encoding, selector)
     except OSError as exc:
         raise InitError("Runtime.InvalidExecutableConfig", "copybook %s: %s" % (full, exc.strerror)) from None
     except CopybookError as exc:
         raise InitError("Runtime.InvalidCopybook", str(exc)) from None
+    except ValueError as exc:  # the selector names no field or view of this copybook
+        raise InitError("Runtime.InvalidExecutableConfig", "BOOTSTRAP_SDK_EXEC_SELECT with copybook %s: %s"
+                        % (full, exc)) from None
 
 
 def misapplied_settings(settings: ExecSettings, words: List[str]) -> List[str]:
@@ -349,7 +358,8 @@ def misapplied_settings(settings: ExecSettings, words: List[str]) -> List[str]:
     if settings.mode == "call":
         names: List[str] = [name for name in ("BOOTSTRAP_SDK_EXEC_ARGS", "BOOTSTRAP_SDK_EXEC_INPUT", "BOOTSTRAP_SDK_EXEC_OUTPUT",
                                    "BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK", "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK",
-                                   "BOOTSTRAP_SDK_EXEC_RECORDS") if name in given]
+                                   "BOOTSTRAP_SDK_EXEC_RECORDS", "BOOTSTRAP_SDK_EXEC_RECORD_FORMAT",
+                                   "BOOTSTRAP_SDK_EXEC_SELECT") if name in given]
         if names:
             problems.append("%s appl%s to a program, not to call mode (BOOTSTRAP_SDK_EXEC_MODE=call), which CALLs "
                             "_HANDLER's entry once per invoke with the records BOOTSTRAP_SDK_EXEC_USING names: "
@@ -380,6 +390,15 @@ def misapplied_settings(settings: ExecSettings, words: List[str]) -> List[str]:
                             % (" and ".join(placeholders), "is" if len(placeholders) == 1 else "are", mode,
                                "it" if len(placeholders) == 1 else "them"))
     copybook = settings.input_copybook or settings.output_copybook
+    names = [name for name in ("BOOTSTRAP_SDK_EXEC_RECORD_ENCODING", "BOOTSTRAP_SDK_EXEC_SELECT") if name in given]
+    if names and not copybook:
+        problems.append("%s appl%s only with a copybook (BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK or "
+                        "BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK): set one, or remove %s"
+                        % (" and ".join(names), "ies" if len(names) == 1 else "y", "it" if len(names) == 1 else "them"))
+    if "BOOTSTRAP_SDK_EXEC_RECORD_FORMAT" in given and (settings.mode != "file" or not copybook):
+        problems.append("BOOTSTRAP_SDK_EXEC_RECORD_FORMAT applies only to file mode's records with a copybook (stdio "
+                        "mode's are lines), and the mode is %s%s: remove it" % (
+                            mode, "" if copybook else ", with no copybook"))
     if copybook and settings.mode == "persistent":
         problems.append("copybooks work with the stdio and file modes, not persistent (whose protocol is JSON already)")
     if not copybook and "BOOTSTRAP_SDK_EXEC_RECORDS" in given:

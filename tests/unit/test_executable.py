@@ -355,6 +355,12 @@ def test_a_program_without_the_x_bit_is_an_init_error(harness):
     ("cat", {"BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK": "IN.cpy", "BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS": "zero"},
      "BOOTSTRAP_SDK_EXEC_BLANK_NUMBERS applies only with BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK (it says how the "
      "program's output records are read): set that, or remove it"),
+    ("cat", {"BOOTSTRAP_SDK_EXEC_RECORD_ENCODING": "cp037", "BOOTSTRAP_SDK_EXEC_SELECT": "K=A:B"},
+     "BOOTSTRAP_SDK_EXEC_RECORD_ENCODING and BOOTSTRAP_SDK_EXEC_SELECT apply only with a copybook "
+     "(BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK or BOOTSTRAP_SDK_EXEC_OUTPUT_COPYBOOK): set one, or remove them"),
+    ("cat", {"BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK": "IN.cpy", "BOOTSTRAP_SDK_EXEC_RECORD_FORMAT": "variable"},
+     "BOOTSTRAP_SDK_EXEC_RECORD_FORMAT applies only to file mode's records with a copybook (stdio mode's are "
+     "lines), and the mode is stdio (the default: BOOTSTRAP_SDK_EXEC_MODE is unset): remove it"),
 ])
 def test_settings_given_where_they_do_nothing_fail_init(harness, handler, settings, expected):
     with pytest.raises(InitError) as caught:
@@ -451,3 +457,15 @@ def test_after_invoke_and_stop_leave_no_directory_and_no_process(harness, tmp_pa
     assert ready != used and os.listdir(harness.work / ready) == []
     handler.stop()
     assert os.listdir(harness.work) == []
+
+
+@pytest.mark.parametrize("select, words", [
+    ("KIND", "a selector is FIELD=VALUE:VIEW"),
+    ("NOSUCH=A:VIEW", "BOOTSTRAP_SDK_EXEC_SELECT with copybook"),
+])
+def test_a_selector_the_copybook_cannot_use_fails_init(harness, select, words):
+    (harness.task / "IN.cpy").write_text("       01  R.\n           05  R-KIND PIC X.\n           05  R-A PIC X(2).\n"
+                                         "           05  R-B REDEFINES R-A PIC 99.\n")
+    with pytest.raises(InitError) as caught:
+        harness.handler("cat", BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK="IN.cpy", BOOTSTRAP_SDK_EXEC_SELECT=select)
+    assert caught.value.error_type == "Runtime.InvalidExecutableConfig" and words in caught.value.message
