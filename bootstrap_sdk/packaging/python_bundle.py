@@ -29,7 +29,7 @@ from .runtime_files import SDK_DIR, runtime_modules
 # ``logging`` too: the runtime routes its records (logs.bridge_logging), and handlers
 # written for the managed runtime import it.
 LAZY_IMPORTS = ["traceback", "linecache", "tokenize", "threading", "shlex", "signal", "select", "ctypes",
-                "importlib", "binascii", "logging"]
+                "importlib", "binascii", "logging", "glob"]  # glob: the vendored ebcdic package lists its codecs
 # Never worth shipping in a runtime, even in a "full" library.
 FULL_EXCLUDES = {"test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "lib2to3", "pydoc_data",
                  "site-packages", "dist-packages", "venv", "__pycache__", "turtle.py", "unittest", "distutils"}

@@ -30,7 +30,7 @@ from . import checks, elf, python_bundle
 from .bootstrap_file import write_bootstrap
 from .checks import BuildError
 from .options import LayerOptions, Progress
-from .runtime_files import RUNTIME_FILES, SDK_DIR
+from .runtime_files import RUNTIME_FILES, SDK_DIR, vendored_sources
 
 PRIVATE = "bootstrap-sdk"
 OPT = "/opt"
@@ -164,6 +164,20 @@ def add_runtime(stage: Stage) -> None:
             cache.mkdir(exist_ok=True)
             stage.pyc_jobs.append((str(source), str(cache / ("%s.%s.pyc" % (target.stem, tag))),
                                    "%s/%s/%s" % (OPT, sdk_rel, name)))
+    try:
+        vendored = vendored_sources()
+    except ImportError as exc:
+        raise BuildError([str(exc)]) from None
+    for source, name in vendored:
+        target = stage.root / PRIVATE / "sdk" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        os.chmod(target, 0o644)
+        if name.endswith(".py"):
+            cache = target.parent / "__pycache__"
+            cache.mkdir(exist_ok=True)
+            stage.pyc_jobs.append((str(source), str(cache / ("%s.%s.pyc" % (target.stem, tag))),
+                                   "%s/%s/sdk/%s" % (OPT, PRIVATE, name)))
 
 
 def compile_python(stage: Stage, progress: Progress) -> None:

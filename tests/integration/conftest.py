@@ -20,7 +20,7 @@ import pytest
 
 from bootstrap_sdk.local.rie import Rie, find_rie
 from bootstrap_sdk.packaging.bootstrap_file import write_bootstrap
-from bootstrap_sdk.packaging.runtime_files import RUNTIME_FILES, SDK_DIR
+from bootstrap_sdk.packaging.runtime_files import RUNTIME_FILES, SDK_DIR, vendored_sources
 from harness import PEER_PACKAGES, UNPRIVILEGED, base_env
 
 
@@ -49,6 +49,9 @@ def runtime_root() -> Iterator[Path]:
         target = root / "sdk" / "bootstrap_sdk" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(SDK_DIR / name, target)
+    for source, name in vendored_sources():  # and the third-party files it ships beside it
+        (root / "sdk" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, root / "sdk" / name)
     shutil.copytree(Path(__file__).parent / "functions", root / "functions", ignore=ignore)
     site = Path(__import__("awslambdaric").__file__).resolve().parents[1]
     for name in PEER_PACKAGES:  # awslambdaric as AWS documents it: installed next to the code

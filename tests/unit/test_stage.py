@@ -15,7 +15,7 @@ import pytest
 from bootstrap_sdk.packaging import checks, elf, python_bundle, stage as staging
 from bootstrap_sdk.packaging.checks import BuildError
 from bootstrap_sdk.packaging.options import LayerOptions
-from bootstrap_sdk.packaging.runtime_files import RUNTIME_FILES, SDK_DIR
+from bootstrap_sdk.packaging.runtime_files import RUNTIME_FILES, SDK_DIR, vendored_sources
 
 SDK_REL = "%s/sdk/bootstrap_sdk" % staging.PRIVATE
 
@@ -169,10 +169,16 @@ def test_add_runtime_stages_exactly_the_runtime_files_with_a_pyc_each(tmp_path, 
     for name in RUNTIME_FILES:
         assert (sdk / name).read_bytes() == (SDK_DIR / name).read_bytes(), name
     sources = [name for name in RUNTIME_FILES if name.endswith(".py")]
-    assert len(stage.pyc_jobs) == len(sources)
+    vendored = [(path, name) for path, name in vendored_sources() if name.endswith(".py")]
+    assert len(stage.pyc_jobs) == len(sources) + len(vendored)
     expected = {(str(SDK_DIR / name), importlib.util.cache_from_source(str(sdk / name)), "/opt/%s/%s" % (SDK_REL, name))
                 for name in sources}
+    beside = sdk.parent  # sdk/: the vendored packages sit next to bootstrap_sdk
+    expected |= {(str(path), importlib.util.cache_from_source(str(beside / name)),
+                  "/opt/%s/%s" % (SDK_REL.rsplit("/", 1)[0], name)) for path, name in vendored}
     assert set(stage.pyc_jobs) == expected
+    for path, name in vendored_sources():
+        assert (beside / name).read_bytes() == path.read_bytes(), name
     staging.compile_python(stage, lambda line: None)
     pycs = sorted(p for p in files_under(sdk) if p.endswith(".pyc"))
     assert len(pycs) == len(sources)
@@ -189,7 +195,8 @@ def test_the_staged_runtime_imports_from_its_unchecked_pycs(tmp_path, interprete
     staging.add_runtime(stage)
     lines: List[str] = []
     staging.compile_python(stage, lines.append)
-    assert lines == ["compiling %d modules to .pyc" % len([n for n in RUNTIME_FILES if n.endswith(".py")])]
+    assert lines == ["compiling %d modules to .pyc" % (len([n for n in RUNTIME_FILES if n.endswith(".py")])
+                                                       + len([n for _, n in vendored_sources() if n.endswith(".py")]))]
     entry = stage.root / SDK_REL / "entry.py"
     entry.chmod(0o644)
     with open(entry, "a") as handle:
