@@ -333,7 +333,7 @@ def load_copybook(task_root: str, path: str, settings: Optional[ExecSettings] = 
     full = os.path.join(task_root, path)
     try:
         encoding = DataEncoding(settings.encoding if settings is not None else "ascii")
-        selector = Selector.parse(settings.select) if settings is not None and settings.select else None
+        selector = Selector.parse_many(settings.select) if settings is not None and settings.select else None
     except ValueError as exc:  # a selector that is no FIELD=VALUE:VIEW list; cp1047 without its codec
         raise InitError("Runtime.InvalidExecutableConfig", str(exc)) from None
     try:

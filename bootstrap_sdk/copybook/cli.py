@@ -38,8 +38,9 @@ COMP-5 little-endian); cp037, cp1140, cp500, cp273 and cp1047 are EBCDIC as a ma
 writes it (zoned signs in the zone nibble, IBM hexadecimal floats, COMP-5 big-endian).
 
 --select FIELD=VALUE:VIEW,...: which view of a REDEFINES (or which 01 record) each record
-uses, by the value of a segment-id field; * stands for any other value. Without it, decode
-gives every view (null where the bytes are not valid as it) and encode takes the one given.
+uses, by the value of a segment-id field; * stands for any other value; several
+selectors, one per REDEFINES, are separated by ';'. Without one, decode gives every view
+(null where the bytes are not valid as it) and encode takes the one given.
 
 examples:
   cobol-data layout CUSTOMER.cpy
@@ -63,7 +64,8 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("copybook", help="the copybook that lays out the records (its 01 records, fixed or free "
                                           "format)")
         sub.add_argument("--select", metavar="FIELD=VALUE:VIEW,...",
-                         help="the view each record uses, chosen by a segment-id field's value")
+                         help="the view each record uses, chosen by a segment-id field's value (';' between "
+                              "selectors for several REDEFINES)")
         sub.add_argument("--json", action="store_true",
                          help="machine output on stderr: progress, the summary and any error as JSON lines")
         sub.add_argument("--progress", action="store_true",
@@ -138,7 +140,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def _book(path: str, encoding: str, select: Optional[str]) -> Copybook:
     try:
-        selector = Selector.parse(select) if select else None
+        selector = Selector.parse_many(select) if select else None
         return Copybook.load(path, DataEncoding(encoding), selector)
     except OSError as exc:
         raise _Usage("copybook %s: %s" % (path, exc.strerror)) from None

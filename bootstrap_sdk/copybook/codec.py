@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Set, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 from . import parser
 from .codepages import ASCII, DataEncoding
@@ -46,6 +46,7 @@ _BREAKS_ACCEPT = {0x0A: "a newline (0x0a), which would split the line",
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 
 _Decode = Callable[[bytes, int, "_State"], Tuple[Any, int]]
+_Selectors = Union[None, "Selector", Sequence["Selector"]]
 _Encode = Callable[[Any, bytearray, "_State"], None]
 
 
@@ -99,6 +100,11 @@ class Selector:
                 views[value] = view
         return cls(field, views, default)
 
+    @classmethod
+    def parse_many(cls, text: str) -> List["Selector"]:
+        """Selectors separated by ``;``, one per REDEFINES: ``SEG=C:CUST,A:ACCT;KIND=P:PERSON,B:FIRM``."""
+        return [cls.parse(part) for part in text.split(";") if part.strip()]
+
     def names(self) -> List[str]:
         return sorted(set(self.views.values()) | ({self.default} if self.default else set()))
 
@@ -110,28 +116,30 @@ class Selector:
 class _State:
     """What one record's decoding or encoding has learnt so far: counts, the view chosen."""
 
-    __slots__ = ("counts", "view", "written", "text")
+    __slots__ = ("counts", "written", "text")
 
-    def __init__(self, view: Optional[Field] = None, text: Optional[str] = None) -> None:
+    def __init__(self, text: Optional[str] = None) -> None:
         self.counts: Dict[int, int] = {}
-        self.view = view
-        self.written: List[Field] = []  # views encoded, checked against the selector
+        self.written: List[Field] = []  # views encoded, checked against the selectors
         self.text = text  # the record's bytes decoded in its code page (fast_decode slices it)
 
 
 class Copybook:
     """The layout of a record (or of several kinds of record), its encoder and decoder."""
 
-    def __init__(self, root: Field, encoding: DataEncoding = ASCII, selector: Optional[Selector] = None) -> None:
+    def __init__(self, root: Field, encoding: DataEncoding = ASCII, selector: _Selectors = None) -> None:
         self.root = root
         self.encoding = encoding
         self.record_length = root.size  # the largest, when a table's count varies it
         self.variable = root.variable
-        self.selector = selector
-        self._governed: FrozenSet[int] = frozenset()
-        self._pick: Optional[Callable[[bytes], Optional[Field]]] = None
-        if selector is not None:
-            self._governed, self._pick = _selection(root, selector, encoding)
+        self.selectors: List[Selector] = [] if selector is None else [selector] if isinstance(selector, Selector) \
+            else list(selector)
+        self._pickers: Dict[int, _Pick] = {}  # id(a REDEFINES' first item): its selector's choice
+        for one in self.selectors:
+            base, pick = _selection(root, one, encoding)
+            if base in self._pickers:
+                raise ValueError("two selectors choose views of the same REDEFINES (%s)" % one.field)
+            self._pickers[base] = pick
         self._decoders: Dict[Tuple[bool, bool], _Decode] = {}
         from .fast_decode import record_text
 
@@ -141,7 +149,7 @@ class Copybook:
 
     @classmethod
     def parse(cls, text: str, source: str = "copybook", encoding: DataEncoding = ASCII,
-              selector: Optional[Selector] = None) -> "Copybook":
+              selector: _Selectors = None) -> "Copybook":
         """The copybook's records, laid out as the data's machine lays them out: EBCDIC data
         comes from IBM COBOL (a binary item of 1 to 4 digits is a halfword), ascii from GnuCOBOL."""
         book = cls(parser.parse(text, source, ibm=encoding.ebcdic), encoding, selector)
@@ -149,7 +157,7 @@ class Copybook:
         return book
 
     @classmethod
-    def load(cls, path: str, encoding: DataEncoding = ASCII, selector: Optional[Selector] = None) -> "Copybook":
+    def load(cls, path: str, encoding: DataEncoding = ASCII, selector: _Selectors = None) -> "Copybook":
         book = cls(parser.load(path, ibm=encoding.ebcdic), encoding, selector)
         book._text = (path, "")
         return book
@@ -160,10 +168,10 @@ class Copybook:
         if self._text is not None and encoding.ebcdic != self.encoding.ebcdic:
             text, source = self._text
             root = parser.parse(text, source, ibm=encoding.ebcdic) if source else parser.load(text, encoding.ebcdic)
-            book = Copybook(root, encoding, self.selector)
+            book = Copybook(root, encoding, self.selectors)
             book._text = self._text
             return book
-        return Copybook(self.root, encoding, self.selector)
+        return Copybook(self.root, encoding, self.selectors)
 
     # -- JSON → bytes ------------------------------------------------------------------------
     def encode(self, value: Any) -> bytes:
@@ -181,20 +189,23 @@ class Copybook:
         state = _State()
         try:
             self._encoder(value, out, state)
-            if self._pick is not None:
-                self._check_view(bytes(out), state)
+            if self._pickers:
+                self._check_views(bytes(out), state)
         except RecordError as exc:
             raise (exc.under(path) if path else exc if exc.field else RecordError(self.root.name, exc.message)) \
                 from None
         return bytes(out)
 
-    def _check_view(self, record: bytes, state: _State) -> None:
-        assert self._pick is not None and self.selector is not None
-        chosen = self._pick(record)
-        given = [view for view in state.written if id(view) in self._governed]
-        if chosen is not None and given and given[0] is not chosen:
-            raise RecordError(given[0].json_name, "given, but %s selects %s: give %s instead" % (
-                self.selector.field, chosen.name, chosen.json_name))
+    def _check_views(self, record: bytes, state: _State) -> None:
+        """Each view given must be the one its selector's field, as encoded, chooses."""
+        for view in state.written:
+            pick = self._pickers.get(id(view.redefines or view))
+            if pick is None:
+                continue
+            chosen = pick(record)
+            if chosen is not view:
+                raise RecordError(view.json_name, "given, but %s selects %s: give %s instead" % (
+                    pick.field.json_name, chosen.name, chosen.json_name))
 
     def blank(self) -> bytes:
         """The record as INITIALIZE leaves it: text fields spaces, numbers zero, tables empty."""
@@ -271,13 +282,13 @@ class Copybook:
         decode = self._decoders.get((blank_as_zero, marked))
         if decode is None:
             decode = self._decoders[blank_as_zero, marked] = _decoder(self.root, self.encoding, blank_as_zero,
-                                                                      self._governed, marked)
+                                                                      self._pickers, marked)
         try:
             try:
                 text: Optional[str] = self._record_text(data)
             except UnicodeDecodeError:  # a byte outside the code page: the careful decoder names its field
                 text = None
-            state = _State(self._pick(data) if self._pick is not None else None, text)
+            state = _State(text)
             value, end = decode(data, 0, state)
         except RecordError as exc:
             raise (exc.under(path) if path else exc if exc.field else RecordError(self.root.name, exc.message)) \
@@ -297,9 +308,32 @@ class Copybook:
 
 # -- the selector ------------------------------------------------------------------------------
 
-def _selection(root: Field, selector: Selector, encoding: DataEncoding) \
-        -> Tuple[FrozenSet[int], Callable[[bytes], Optional[Field]]]:
-    """(the views the selector governs, the function from a record to its chosen view)."""
+class _Pick:
+    """A selector at work: a record's bytes → the view its segment-id field chooses."""
+
+    def __init__(self, field: Field, offset: int, read: Callable[[bytes], Any], choices: Dict[str, Field],
+                 default: Optional[Field]) -> None:
+        self.field, self.offset, self.read, self.choices, self.default = field, offset, read, choices, default
+
+    def __call__(self, record: bytes) -> Field:
+        raw = record[self.offset:self.offset + self.field.size]
+        try:
+            value = self.read(raw)
+        except ValueError as exc:
+            raise RecordError(self.field.json_name, "the selector's field: %s" % exc) from None
+        key = value if isinstance(value, str) else str(value)
+        view = self.choices.get(key)
+        if view is None and not isinstance(value, str):
+            view = next((v for k, v in self.choices.items() if _same_number(k, value)), None)
+        view = view or self.default
+        if view is None:
+            raise RecordError(self.field.json_name, "%r selects no view (the selector maps %s; add *:VIEW for any "
+                              "other value)" % (key, ", ".join(repr(k) for k in self.choices)))
+        return view
+
+
+def _selection(root: Field, selector: Selector, encoding: DataEncoding) -> Tuple[int, _Pick]:
+    """(the id of the REDEFINES' first item, the function from a record to its chosen view)."""
     places = _fixed_places(root)
     found = [(field, offset) for field, offset in places if _named(field, selector.field) and not field.children]
     if not found:
@@ -317,28 +351,9 @@ def _selection(root: Field, selector: Selector, encoding: DataEncoding) \
         raise ValueError("the selector's views %s are not all views of one REDEFINES" % ", ".join(views))
     base = next(iter(views.values()))
     base = base.redefines or base
-    governed = frozenset(id(f) for f in [base] + base.views)
     read = decoder(field, encoding, True)
     choices = {key: views[name] for key, name in selector.views.items()}
-    default = views[selector.default] if selector.default else None
-
-    def pick(record: bytes) -> Optional[Field]:
-        raw = record[offset:offset + field.size]
-        try:
-            value = read(raw)
-        except ValueError as exc:
-            raise RecordError(field.json_name, "the selector's field: %s" % exc) from None
-        key = value if isinstance(value, str) else str(value)
-        view = choices.get(key)
-        if view is None and not isinstance(value, str):
-            view = next((v for k, v in choices.items() if _same_number(k, value)), None)
-        if view is None:
-            view = default
-        if view is None:
-            raise RecordError(field.json_name, "%r selects no view (the selector maps %s; add *:VIEW for any other "
-                              "value)" % (key, ", ".join(repr(k) for k in choices)))
-        return view
-    return governed, pick
+    return id(base), _Pick(field, offset, read, choices, views[selector.default] if selector.default else None)
 
 
 def _named(field: Field, name: str) -> bool:
@@ -379,7 +394,7 @@ def _fixed_places(root: Field) -> List[Tuple[Field, int]]:
 
 # -- decoding ----------------------------------------------------------------------------------
 
-def _decoder(field: Field, encoding: DataEncoding, blank_as_zero: bool, governed: FrozenSet[int],
+def _decoder(field: Field, encoding: DataEncoding, blank_as_zero: bool, pickers: Dict[int, _Pick],
              marked: bool = False) -> _Decode:
     """The function (record, offset, state) → (the JSON value of ``field``, the offset after it)."""
     if not field.children:
@@ -407,15 +422,15 @@ def _decoder(field: Field, encoding: DataEncoding, blank_as_zero: bool, governed
         if child.redefines is not None:
             continue  # decoded with its base, below
         if child.views:
-            steps.append(_region(child, encoding, blank_as_zero, governed, marked))
+            steps.append(_region(child, encoding, blank_as_zero, pickers, marked))
         elif child.is_filler:
             steps.append((None, child.slack + child.size * child.occurs if not child.depending_on else 0, None))
             if child.depending_on is not None:
-                steps[-1] = ("", child.slack, _table(child, encoding, blank_as_zero, governed, marked))
+                steps[-1] = ("", child.slack, _table(child, encoding, blank_as_zero, pickers, marked))
         elif child.occurs > 1 or child.depending_on is not None:
-            steps.append((child.json_name, child.slack, _table(child, encoding, blank_as_zero, governed, marked)))
+            steps.append((child.json_name, child.slack, _table(child, encoding, blank_as_zero, pickers, marked)))
         else:
-            steps.append((child.json_name, child.slack, _decoder(child, encoding, blank_as_zero, governed, marked)))
+            steps.append((child.json_name, child.slack, _decoder(child, encoding, blank_as_zero, pickers, marked)))
     plan = tuple(steps)
 
     def group(data: bytes, offset: int, state: _State) -> Tuple[Any, int]:
@@ -447,9 +462,9 @@ def _at_end(data: bytes, end: int) -> Optional[RecordError]:
     return None
 
 
-def _table(field: Field, encoding: DataEncoding, blank_as_zero: bool, governed: FrozenSet[int],
+def _table(field: Field, encoding: DataEncoding, blank_as_zero: bool, pickers: Dict[int, _Pick],
            marked: bool = False) -> _Decode:
-    entry = _decoder(_one(field), encoding, blank_as_zero, governed, marked)
+    entry = _decoder(_one(field), encoding, blank_as_zero, pickers, marked)
     count = field.depending_on
     least, most = field.occurs_min, field.occurs
 
@@ -480,22 +495,23 @@ def _one(field: Field) -> Field:
     return entry
 
 
-def _region(base: Field, encoding: DataEncoding, blank_as_zero: bool, governed: FrozenSet[int],
+def _region(base: Field, encoding: DataEncoding, blank_as_zero: bool, pickers: Dict[int, _Pick],
             marked: bool = False) -> Tuple[Any, ...]:
     """The step for a REDEFINES: the item and its views over the same bytes."""
     members = [m for m in [base] + base.views if not m.is_filler]
-    readers = [(m, m.json_name, (_table(m, encoding, blank_as_zero, governed, marked) if m.occurs > 1
-                                 else _decoder(m, encoding, blank_as_zero, governed, marked))) for m in members]
+    readers = [(m, m.json_name, (_table(m, encoding, blank_as_zero, pickers, marked) if m.occurs > 1
+                                 else _decoder(m, encoding, blank_as_zero, pickers, marked))) for m in members]
     size = base.size * base.occurs
-    chooses = id(base) in governed
+    pick = pickers.get(id(base))
     records = base.level == 1  # a copybook's 01 records: each kind of record is its own length
 
     def region(data: bytes, offset: int, state: _State) -> Tuple[Any, int]:
         out: Dict[str, Any] = {}
         first: Optional[RecordError] = None
-        if chooses and state.view is not None:
+        if pick is not None:
+            chosen = pick(data)
             for member, key, read in readers:
-                if member is state.view:
+                if member is chosen:
                     try:
                         out[key], end = read(data, offset, state)
                     except RecordError as exc:
@@ -757,13 +773,27 @@ class RecordCodec:
         self.blank_as_zero = blank_as_zero
         self.variable = variable  # file mode: each record behind its RDW (RECFM=V), not end to end
 
+    def _padded(self, book: Copybook) -> bool:
+        """Fixed-length records of a copybook whose records vary (a count, several 01s): each
+        padded to the largest, as a fixed-length file holds them."""
+        return book.variable and not self.variable and not self.separator
+
     def _frame(self, records: List[bytes]) -> bytes:
         """Records as the program reads them: each a line, each behind its RDW, or end to end."""
         if self.variable:
-            return b"".join(len(record).__add__(4).to_bytes(2, "big") + b"\0\0" + record for record in records)
+            return b"".join((len(record) + 4).to_bytes(2, "big") + b"\0\0" + record for record in records)
+        if self.inbound is not None and self._padded(self.inbound):
+            length, space = self.inbound.record_length, self.inbound.encoding.space
+            return b"".join(record + space * (length - len(record)) for record in records)
         return b"".join(record + self.separator for record in records)
 
     def _unframe(self, data: bytes, book: Copybook) -> List[bytes]:
+        if self._padded(book):
+            if len(data) % book.record_length:
+                raise RecordError("[%d]" % (len(data) // book.record_length), "the last record is %d bytes; the "
+                                  "records are %d (the copybook's largest)" % (len(data) % book.record_length,
+                                                                               book.record_length))
+            return [data[i:i + book.record_length] for i in range(0, len(data), book.record_length)]
         if not self.variable:
             return book.split(data, self.separator)
         import io
@@ -818,17 +848,18 @@ class RecordCodec:
                       "write debug output UPON SYSERR (stderr); stdout is for %s records only"
                       % self.outbound.root.name)
             raise RecordError("output", "output %s: %s" % (exc.message, advice)) from None
+        trailing = "padding" if self._padded(self.outbound) else "exact"
         if self.records == "one":
             if len(records) != 1:
                 raise RecordError("output", "the program wrote no record" if not records else
                                   "the program wrote %d records; it takes one record and must write one"
                                   % len(records))
-            return self.outbound._decode(records[0], "", self.blank_as_zero)
+            return self.outbound._decode(records[0], "", self.blank_as_zero, trailing)
         if self.records == "one-for-one" and len(records) != count_in:
             raise RecordError("output", "%d record%s in, %d out: the program must write one record for each "
                               "(BOOTSTRAP_SDK_EXEC_RECORDS=one-for-one)" % (
                                   count_in, "" if count_in == 1 else "s", len(records)))
-        return [self.outbound._decode(record, "[%d]" % index, self.blank_as_zero)
+        return [self.outbound._decode(record, "[%d]" % index, self.blank_as_zero, trailing)
                 for index, record in enumerate(records)]
 
 

@@ -665,3 +665,39 @@ def test_bytes_after_the_record(copybook, hex_bytes, name, last):
         assert error.field == name and "not padding" in error.message
     assert copybook.decode(data + b"\xc1\x20\xff", trailing="ignored") == value
     assert refused(copybook.decode, data[:-1], trailing="ignored").field == last
+
+
+NESTED = """\
+       01  CUST-SEG.
+           05  CS-SEG          PIC X.
+           05  CS-KIND         PIC X.
+           05  CS-DETAIL.
+               10  CS-PERSON.
+                   15  CS-BORN PIC 9(8).
+               10  CS-FIRM REDEFINES CS-PERSON.
+                   15  CS-STAFF PIC 9(5) COMP-3.
+                   15  FILLER  PIC X(5).
+       01  ACCT-SEG.
+           05  AS-SEG          PIC X.
+           05  AS-BALANCE      PIC S9(5)V99 COMP-3.
+"""
+
+
+def test_one_selector_per_redefines_choose_the_record_then_the_view_inside_it():
+    """The segment id picks the 01 record; inside a customer, its kind picks the view. The
+    inner selector is read only when its record is the one chosen."""
+    selectors = Selector.parse_many("SEG=C:CUST-SEG,A:ACCT-SEG; KIND=P:PERSON,F:FIRM")
+    copybook = Copybook.parse(NESTED, encoding=DataEncoding("cp037"), selector=selectors)
+    person = bytes.fromhex("c3" "d7" "f1f9f8f0f0f1f0f1")
+    firm = bytes.fromhex("c3" "c6" "00120f" "4040404040")
+    account = bytes.fromhex("c1" "0012345c")
+    assert copybook.decode(person) == {"cust_seg": {"seg": "C", "kind": "P", "detail": {"person": {"born": 19800101}}}}
+    assert copybook.decode(firm) == {"cust_seg": {"seg": "C", "kind": "F", "detail": {"firm": {"staff": 120}}}}
+    assert copybook.decode(account) == {"acct_seg": {"seg": "A", "balance": D("123.45")}}
+    for record in (person, firm, account):
+        assert copybook.encode(copybook.decode(record)) == record
+    wrong = {"cust_seg": {"seg": "C", "kind": "P", "detail": {"firm": {"staff": 120}}}}
+    assert refused(copybook.encode, wrong).field == "firm"
+    assert "kind selects CS-PERSON" in refused(copybook.encode, wrong).message
+    with pytest.raises(ValueError, match="two selectors"):
+        Copybook.parse(NESTED, selector=Selector.parse_many("SEG=C:CUST-SEG;SEG=A:ACCT-SEG"))
