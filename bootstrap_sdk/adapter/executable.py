@@ -166,9 +166,14 @@ class ExecutableHandler(ProgramHandler):
         paths = [settings.input_copybook, settings.output_copybook]
         if not any(paths):
             return None
-        from ..copybook import RecordCodec
+        from ..copybook import RecordCodec, Selector
 
         books = [load_copybook(task_root, path, settings) if path else None for path in paths]
+        used = {one.field for book in books if book is not None for one in book.selectors}
+        unused = [one.field for one in Selector.parse_many(settings.select) if one.field not in used]
+        if unused:
+            raise InitError("Runtime.InvalidExecutableConfig", "BOOTSTRAP_SDK_EXEC_SELECT: %s is a field of neither "
+                            "copybook (%s)" % (" nor ".join(unused), " and ".join(p for p in paths if p)))
         return RecordCodec(books[0], books[1], b"\n" if self.mode == "stdio" else b"", settings.records,
                            settings.blank_as_zero, settings.record_format == "variable")
 
@@ -337,7 +342,11 @@ def load_copybook(task_root: str, path: str, settings: Optional[ExecSettings] = 
     except ValueError as exc:  # a selector that is no FIELD=VALUE:VIEW list; cp1047 without its codec
         raise InitError("Runtime.InvalidExecutableConfig", str(exc)) from None
     try:
-        return Copybook.load(full, encoding, selector)
+        book = Copybook.load(full, encoding)
+        # A selector applies to the copybooks that hold its field (an input's segment id is
+        # no field of the summary the program writes); _record_codec checks that one does.
+        chosen = [one for one in selector or [] if one.applies_to(book.root)]
+        return Copybook(book.root, encoding, chosen) if chosen else book
     except OSError as exc:
         raise InitError("Runtime.InvalidExecutableConfig", "copybook %s: %s" % (full, exc.strerror)) from None
     except CopybookError as exc:

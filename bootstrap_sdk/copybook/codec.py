@@ -105,6 +105,13 @@ class Selector:
         """Selectors separated by ``;``, one per REDEFINES: ``SEG=C:CUST,A:ACCT;KIND=P:PERSON,B:FIRM``."""
         return [cls.parse(part) for part in text.split(";") if part.strip()]
 
+    def applies_to(self, root: Field) -> bool:
+        """Whether the record holds the selector's field and a view it names (by COBOL or
+        JSON name): a copybook with neither REDEFINES nor those names is not its business."""
+        fields = parser._walk(root)
+        return any(_named(f, self.field) for f in fields) and any(
+            _named(f, name) for f in fields if f.redefines is not None or f.views for name in self.names())
+
     def names(self) -> List[str]:
         return sorted(set(self.views.values()) | ({self.default} if self.default else set()))
 

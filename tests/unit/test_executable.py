@@ -461,7 +461,8 @@ def test_after_invoke_and_stop_leave_no_directory_and_no_process(harness, tmp_pa
 
 @pytest.mark.parametrize("select, words", [
     ("KIND", "a selector is FIELD=VALUE:VIEW"),
-    ("NOSUCH=A:VIEW", "BOOTSTRAP_SDK_EXEC_SELECT with copybook"),
+    ("NOSUCH=A:VIEW", "BOOTSTRAP_SDK_EXEC_SELECT: NOSUCH is a field of neither copybook (IN.cpy)"),
+    ("KIND=A:NOVIEW", "BOOTSTRAP_SDK_EXEC_SELECT with copybook"),
 ])
 def test_a_selector_the_copybook_cannot_use_fails_init(harness, select, words):
     (harness.task / "IN.cpy").write_text("       01  R.\n           05  R-KIND PIC X.\n           05  R-A PIC X(2).\n"
