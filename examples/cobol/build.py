@@ -28,7 +28,7 @@ from bootstrap_sdk.packaging import cli  # noqa: E402
 from bootstrap_sdk.packaging.elf import closure, read_elf, system_library_dirs  # noqa: E402
 
 # The programs in src/ (src/NAME.cob), compiled into NAME.so: change this list, or pass --program.
-PROGRAMS = ["PAYROLL", "PAYBATCH", "PAYCALC"]
+PROGRAMS = ["PAYROLL", "PAYBATCH", "PAYCALC", "ACCTSUM"]
 
 
 def find_cobcrun() -> str:

@@ -6,7 +6,8 @@
 Builds the layer and the function (build.py), lays them out in a Lambda-shaped root
 (/opt, /var/task, /tmp; nothing of this machine's libraries), starts the real RIE
 chrooted into it once per function configuration (functions.json), sends the sample
-events in events/, good and bad, and prints each request with its response.
+events in events/, good and bad (and the EBCDIC dataset in data/, decoded into one), and
+prints each request with its response.
 Needs root (chroot and a private mount namespace).
 """
 
@@ -45,7 +46,29 @@ SAMPLES: List[Tuple[str, str, str]] = [
     ("paycalc", "zero-rate.json", "a subprogram returns the rejection in PO-STATUS (E2), RETURN-CODE 0"),
     ("paycalc", "abend.json", "the abend, as GOBACK with RETURN-CODE 16: the host lives on"),
     ("paycalc", "overtime.json", "and serves the next invoke from its fresh WORKING-STORAGE"),
+    ("accounts", "../data/accounts.cp037.vb", "the mainframe dataset (EBCDIC, RECFM=VB) as JSON: ACCTSUM sums up "
+                                              "each customer; an account with no customer first gets E1"),
+    ("accounts", "accounts-bad-count.json", "an account whose movements disagree with its count AS-MOVES: refused, "
+                                            "naming the field"),
 ]
+# The dataset's encoding and format, and the selector of functions.json's accounts function:
+# run.py decodes it into the JSON event, as cobol-data decode would.
+DATASET = {"encoding": "cp037", "format": "VB"}
+
+
+def _event(path: Path, config: Dict[str, str]) -> bytes:
+    """A sample event: a JSON file as it is, or a dataset's records decoded into a JSON list."""
+    if path.suffix != ".vb":
+        return path.read_bytes()
+    from bootstrap_sdk.copybook import Copybook, DataEncoding, Selector
+    from bootstrap_sdk.copybook.record_formats import RecordFormat, read_records
+
+    book = Copybook.load(str(HERE / config["BOOTSTRAP_SDK_EXEC_INPUT_COPYBOOK"]), DataEncoding(DATASET["encoding"]),
+                         Selector.parse_many(config["BOOTSTRAP_SDK_EXEC_SELECT"]))
+    with open(path, "rb") as handle:
+        lines = [book.decode_json(record) for _, _, record in read_records(handle, RecordFormat.parse(
+            DATASET["format"]))]
+    return ("[" + ",\n".join(lines) + "]").encode()
 
 
 def function_config(name: str) -> Dict[str, str]:
@@ -131,9 +154,9 @@ def run(out: Path, no_build: bool) -> int:
                 for target, event_file, title in SAMPLES:
                     if target != function:
                         continue
-                    event = (HERE / "events" / event_file).read_bytes()
+                    event = _event(HERE / "events" / event_file, config)
                     result = sandbox.rie.invoke(event)
-                    print("\n== %s (events/%s)" % (title, event_file))
+                    print("\n== %s (%s)" % (title, os.path.normpath("events/" + event_file)))
                     print("request:\n%s" % show(event).strip())
                     print("response (HTTP %d, %.1f ms):\n%s" % (result.status, result.seconds * 1000, show(result.body)))
                     unexpected += result.status != 200

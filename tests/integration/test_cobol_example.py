@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -252,3 +253,91 @@ def test_paycalc_abend_is_return_code_16_and_the_host_serves_on(paycalc):
                                      "PAYCALC ABEND: DIVIDE BY ZERO, DAYS WORKED = 0 FOR EMPLOYEE E00123")
     employee = event("overtime.json")
     assert decimal_json(paycalc.rie.invoke(_dumps(employee)).body) == expected_pay(employee)
+
+
+# -- the mainframe dataset: EBCDIC VB, converted, summed up by ACCTSUM -------------------------
+
+SELECT = json.loads((EXAMPLE / "functions.json").read_text())["accounts"]["environment"]["BOOTSTRAP_SDK_EXEC_SELECT"]
+
+
+def expected_summaries(segments: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """ACCTSUM's rules, computed here: one summary per customer segment, its accounts'
+    balances and movements added up; accounts before any customer make an E1 summary."""
+    summaries: List[Dict[str, Any]] = []
+    for segment in segments:
+        if "customer_seg" in segment:
+            customer = segment["customer_seg"]
+            summaries.append({"customer_id": customer["customer_id"], "name": customer["name"],
+                              "kind": "BUSINESS" if customer["kind"] == "B" else "PERSON", "accounts": 0,
+                              "balance": Decimal("0.00"), "moves": 0, "net_moves": Decimal("0.00"), "status": "OK"})
+            continue
+        account = segment["account_seg"]
+        if not summaries:
+            summaries.append({"customer_id": account["customer_id"], "name": "", "kind": "", "accounts": 0,
+                              "balance": Decimal("0.00"), "moves": 0, "net_moves": Decimal("0.00"), "status": "E1"})
+        summary = summaries[-1]
+        summary["accounts"] += 1
+        summary["balance"] += account["balance"]
+        summary["moves"] += len(account["move"])
+        summary["net_moves"] += sum((move["move_amount"] for move in account["move"]), Decimal("0.00"))
+    return summaries
+
+
+def dataset_segments() -> List[Dict[str, Any]]:
+    return [decimal_json(line.encode()) for line in (EXAMPLE / "data" / "accounts.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def accounts(root) -> Iterator[Sandbox]:
+    with Sandbox(root, run.function_config("accounts")) as sandbox:
+        yield sandbox
+
+
+def test_the_dataset_is_what_cobol_data_encode_makes_of_its_json_lines(tmp_path):
+    """data/accounts.cp037.vb is reproducible from data/accounts.jsonl; its first record,
+    checked by hand: RDW 0x27 (39 bytes), 'A' (C1), customer 10000009 and account 90001 in
+    zoned EBCDIC (F0-F9), 'CHK', +12.00 and +0.0000 packed (C), no movements (0000)."""
+    made = tmp_path / "accounts.vb"
+    result = subprocess.run([sys.executable, "-m", "bootstrap_sdk.copybook.cli", "encode",
+                             str(EXAMPLE / "copybooks" / "ACCTSEG.cpy"), str(EXAMPLE / "data" / "accounts.jsonl"),
+                             "--encoding", "cp037", "--format", "VB", "--select", SELECT, "-o", str(made)],
+                            capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()
+    committed = (EXAMPLE / "data" / "accounts.cp037.vb").read_bytes()
+    assert made.read_bytes() == committed
+    assert committed[4:4 + 39] == bytes.fromhex("00270000" "c1" "f1f0f0f0f0f0f0f9" "f0f0f0f0f0f9f0f0f0f1" "c3c8d2"
+                                                "0000000001200c" "0000000c" "0000")
+
+
+def test_accounts_sums_up_the_mainframe_dataset(accounts):
+    """What run.py sends: the EBCDIC VB dataset decoded into JSON, then written by the
+    adapter as the ASCII fixed records ACCTSUM reads."""
+    event = run._event(EXAMPLE / "data" / "accounts.cp037.vb", run.function_config("accounts"))
+    segments = decimal_json(event)
+    assert segments == dataset_segments()
+    assert decimal_json(accounts.rie.invoke(event).body) == expected_summaries(segments)
+
+
+def test_the_walkthrough_converts_the_dataset_and_runs_acctsum_on_it(tmp_path, root):
+    """The walkthrough's steps, outside Lambda: convert to ASCII fixed records, run the
+    program on them with cobcrun, decode its summary file."""
+    cli = [sys.executable, "-m", "bootstrap_sdk.copybook.cli"]
+    converted = subprocess.run(cli + ["convert", str(EXAMPLE / "copybooks" / "ACCTSEG.cpy"),
+                                      str(EXAMPLE / "data" / "accounts.cp037.vb"), "--from", "cp037:VB", "--to",
+                                      "ascii:F", "--select", SELECT, "-o", str(tmp_path / "accounts.dat")],
+                               capture_output=True)
+    assert converted.returncode == 0, converted.stderr.decode()
+    assert (tmp_path / "accounts.dat").stat().st_size == 9 * 131
+    env = dict(os.environ, DD_ACCTIN=str(tmp_path / "accounts.dat"), DD_ACCTOUT=str(tmp_path / "summary.dat"),
+               COB_LIBRARY_PATH=str(root / "var" / "task"))
+    ran = subprocess.run(["cobcrun", "ACCTSUM"], env=env, capture_output=True)
+    assert ran.returncode == 0 and b"ACCTSUM: 000009 SEGMENTS" in ran.stderr
+    decoded = subprocess.run(cli + ["decode", str(EXAMPLE / "copybooks" / "ACCTSUM.cpy"), str(tmp_path / "summary.dat")],
+                             capture_output=True)
+    assert [decimal_json(line) for line in decoded.stdout.splitlines()] == expected_summaries(dataset_segments())
+
+
+def test_an_account_whose_count_disagrees_is_refused_naming_the_field(accounts):
+    error = decimal_json(accounts.rie.invoke((EXAMPLE / "events" / "accounts-bad-count.json").read_bytes()).body)
+    assert error["errorType"] == "Copybook.InvalidEvent"
+    assert "[1].account_seg.move: 1 items, but its count AS-MOVES (moves) is 2" in error["errorMessage"]
