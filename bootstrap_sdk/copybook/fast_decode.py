@@ -2,20 +2,24 @@
 
 The record codec's careful decoder walks a list of steps and calls a function per item:
 exact, and its errors name the field, but a record of forty items costs forty calls. Here
-the same group becomes straight-line code: each run of fixed-place items is decoded from
-the code page in one call and sliced; text, unsigned zoned numbers and positive packed
-numbers are converted in line; anything else (signed zoned, binary, floats, edited, a
-table, a REDEFINES) calls its item's decoder or step. Whatever the short path does not
+the same group becomes straight-line code: the record is decoded from its code page once
+(``record_text``) and each item sliced from that text; text, unsigned zoned numbers,
+packed and binary numbers are converted in line; plain groups and tables of plain entries
+are unrolled into their parent; anything else (signed zoned, floats, edited, a REDEFINES,
+a table of groups) calls its item's decoder or step. Whatever the short path does not
 accept, and any error, reruns the careful decoder, which decides and says why — so the two
 always agree (a property test holds them together).
 
-The source holds numbers and generated names only: nothing of the copybook's text reaches
-it. ``marked`` numbers are text for ``Copybook.decode_json``: digits exactly as ``str()`` of
-the Decimal writes them, between ``NUMBER_MARK``s.
+Two shapes: ``marked=False`` builds the JSON value (dicts, lists, Decimals); ``marked=True``
+writes the JSON text itself (``Copybook.decode_json``), numbers digit for digit as ``str()``
+of their Decimal writes them and text escaped as ``json`` escapes it, so a dataset's
+conversion never builds the objects it only prints. The source holds numbers and generated
+names only: nothing of the copybook's text reaches it.
 """
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
@@ -26,84 +30,213 @@ from .parser import Field
 Step = Tuple[Any, int, Any]  # (JSON key, bytes before it, its decoder), as the careful group has them
 
 
+class Raw(str):
+    """JSON text a marked decoder made (a group, a table): put into its parent as it is."""
+
+    __slots__ = ()
+
+
+def fragment(value: Any) -> str:
+    """JSON text of what a marked careful decoder returns: text escaped, marked numbers
+    unmarked, Raw pieces as they are."""
+    if isinstance(value, Raw):
+        return value
+    if isinstance(value, str):
+        if value.startswith(NUMBER_MARK):
+            return value[1:-1]
+        return _escape(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(_escape(key) + ":" + fragment(item) for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(fragment(item) for item in value) + "]"
+    if value is None:
+        return "null"
+    return str(value)  # a Decimal (a count), as the plain decoder gives it
+
+
+_escape: Callable[[str], str] = json.encoder.encode_basestring
+
+
+class _Group:
+    """The lines of one group's function, and the names its source refers to."""
+
+    def __init__(self, careful: Callable[..., Any], encoding: DataEncoding, blank_as_zero: bool,
+                 marked: bool) -> None:
+        self.names: Dict[str, Any] = {"careful": careful, "D": Decimal, "esc": _escape, "frag": fragment,
+                                      "Raw": Raw}
+        self.encoding = encoding
+        self.blank_as_zero = blank_as_zero
+        self.marked = marked
+        self.body: List[str] = []
+
+    def name(self, prefix: str, value: Any) -> str:
+        """A generated name bound to ``value`` in the function's namespace."""
+        key = "%s%d" % (prefix, len(self.names))
+        self.names[key] = value
+        return key
+
+    def item(self, field: Field, text_at: str, raw: str, out: "_Object") -> List[str]:
+        """Lines that decode one plain item: from the record's text at ``text_at`` (an
+        expression of u's offsets) or its raw bytes, into ``out``."""
+        if field.kind == "text":
+            value = "u[%s].rstrip(' ')" % text_at
+            return [out.set(field.json_name, "esc(%s)" % value if self.marked else value)]
+        plain = self.name("d", decoder(field, self.encoding, self.blank_as_zero))
+        slot = out.slot(field.json_name)
+        call = "%s = %s" % (slot, ("str(%s(%s))" if self.marked else "%s(%s)") % (plain, raw))
+        scale = field.scale
+        if scale < 0 or scale > 6:  # P scaling, and str() of a Decimal with more places: the item's decoder
+            return [call]
+        if self.marked:
+            number = "(x[:-%d].lstrip('0') or '0') + '.' + x[-%d:]" % (scale, scale) if scale \
+                else "(x.lstrip('0') or '0')"
+            positive, negative = number, "'-' + " + number
+        else:
+            positive = "D(x + 'E-%d')" % scale if scale else "D(x)"
+            negative = "D('-' + x + 'E-%d')" % scale if scale else "D('-' + x)"
+        if field.kind == "zoned" and not field.signed:  # digits only (F0-F9 in EBCDIC: decoded, '0'-'9')
+            return ["x = u[%s]" % text_at,
+                    "if x.isascii() and x.isdigit():",
+                    "    %s = %s" % (slot, positive),
+                    "else:",
+                    "    " + call]
+        if field.kind == "packed" and field.sign_nibble and field.size * 2 - 1 == field.digits:
+            lines = ["x = %s.hex()" % raw,
+                     "s = x[-1]",
+                     "x = x[:-1]",
+                     "if x.isdigit() and s %s:" % ("in 'cf'" if field.signed else "== 'f'"),
+                     "    %s = %s" % (slot, positive)]
+            if field.signed:  # a negative zero, and signs A, B, E, are the careful decoder's
+                lines += ["elif s == 'd' and x.isdigit() and x.strip('0'):",
+                          "    %s = %s" % (slot, negative)]
+            return lines + ["else:", "    " + call]
+        if field.kind == "binary" and not scale:
+            order = "little" if field.little_endian and self.encoding.comp5_little_endian else "big"
+            limit = 10 ** field.digits if field.usage != "COMP-5" else 1 << (8 * field.size)  # COMP-5: its bytes'
+            return ["n = int.from_bytes(%s, '%s', signed=%s)" % (raw, order, field.signed),
+                    "if -%d < n < %d:" % (limit, limit),
+                    "    %s = %s" % (slot, "str(n)" if self.marked else "D(n)"),
+                    "else:",
+                    "    " + call]
+        return [call]
+
+
+class _Object:
+    """Where a group's values go: a dict (``r[k] = ...``), or, marked, local variables that a
+    template of the object's JSON text takes in order."""
+
+    def __init__(self, group: _Group, var: str) -> None:
+        self.group = group
+        self.var = var
+        self.parts: List[Tuple[str, str]] = []  # marked: (JSON text before the value, its variable)
+
+    def start(self) -> str:
+        return "%s = {}" % self.var if not self.group.marked else "pass"
+
+    def slot(self, key: str) -> str:
+        """Where the member ``key`` is assigned (once per member, however many lines assign it)."""
+        if not self.group.marked:
+            return "%s[%s]" % (self.var, self.group.name("k", key))
+        var = "%s_%d" % (self.var, len(self.parts))
+        self.parts.append((_escape(key) + ":", var))
+        return var
+
+    def set(self, key: str, value: str) -> str:
+        return "%s = %s" % (self.slot(key), value)
+
+    def merge(self, value: str) -> str:
+        """A REDEFINES' views (a dict from its step), each under its own name."""
+        if not self.group.marked:
+            return "%s.update(%s)" % (self.var, value)
+        var = "%s_%d" % (self.var, len(self.parts))
+        self.parts.append(("", var))
+        return "%s = frag(%s)[1:-1]" % (var, value)
+
+    def result(self) -> str:
+        """The expression of the finished object."""
+        if not self.group.marked:
+            return self.var
+        template = "{" + ",".join(prefix.replace("%", "%%") + "%s" for prefix, _ in self.parts) + "}"
+        return "Raw(%s %% (%s))" % (self.group.name("t", template),
+                                     "".join(var + ", " for _, var in self.parts))
+
+
 def compile_group(children: Sequence[Field], plan: Sequence[Step], careful: Callable[..., Any],
                   encoding: DataEncoding, blank_as_zero: bool, marked: bool) -> Callable[..., Any]:
     """The fast twin of ``careful`` for a group with these children (REDEFINES views left out)."""
-    names: Dict[str, Any] = {"careful": careful, "D": Decimal, "M": NUMBER_MARK}
-    body: List[str] = []
-    base, at = "o", 0       # the next item is at base + at
-    run: List[str] = []      # the lines of the current run of fixed-place items
-    run_start = 0
-
-    def flush(run_end: int) -> None:
-        """The run's lines, after the offset in the record's text (state.text) they slice from."""
-        nonlocal run
-        if any("u[" in line for line in run):
-            body.append("b = %s" % _at(base, run_start))
-        body.extend(run)
-        run = []
-
-    for index, ((key, slack, decode), child) in enumerate(zip(plan, children)):
+    group = _Group(careful, encoding, blank_as_zero, marked)
+    out = _Object(group, "r")
+    body = group.body
+    body.append(out.start())
+    base, at = "o", 0        # the next item is at base + at
+    run_start = 0            # the offset (from base) where the current run's b points
+    body.append("b = o")
+    for (key, slack, decode), child in zip(plan, children):
         at += slack
         if decode is None:  # FILLER: its bytes (and slack) are skipped
             continue
-        names["k%d" % index] = key
-        simple = not child.children and child.occurs == 1 and child.depending_on is None and not child.views
-        if simple and not child.is_count:
-            start, end = at - run_start, at - run_start + child.size  # in u
-            raw = "data[%s:%s]" % (_at(base, at), _at(base, at + child.size))
-            names["d%d" % index] = decoder(child, encoding, blank_as_zero, marked)
-            run.extend(_item(str(index), child, start, end, raw, marked,
-                             child.little_endian and encoding.comp5_little_endian))
+        if _plain(child) and not child.is_count:
+            body += group.item(child, _span(at - run_start, child.size), _bytes(base, at, child.size), out)
             at += child.size
             continue
-        if _plain_group(child):  # its items join the run, into a dict of their own
-            names["k%d" % index] = key
-            target = "g%d" % index
-            run.append("%s = {}" % target)
-            inner = at
-            for number, item in enumerate(child.children):
+        if _plain_group(child):  # its items join the run, in an object of their own
+            inner = _Object(group, "g%d" % len(group.names))
+            body.append(inner.start())
+            offset = at
+            for item in child.children:
                 if not item.is_filler:
-                    name = "%d_%d" % (index, number)
-                    names["k" + name] = item.json_name
-                    names["d" + name] = decoder(item, encoding, blank_as_zero, marked)
-                    raw = "data[%s:%s]" % (_at(base, inner), _at(base, inner + item.size))
-                    run.extend(_item(name, item, inner - run_start, inner - run_start + item.size, raw, marked,
-                                     item.little_endian and encoding.comp5_little_endian, target))
-                inner += item.size
-            run.append("r[k%d] = %s" % (index, target))
+                    body += group.item(item, _span(offset - run_start, item.size), _bytes(base, offset, item.size),
+                                       inner)
+                offset += item.size
+            body.append(out.set(key, inner.result()))
             at += child.size
             continue
-        flush(at)
         if _inline_table(child):
-            body.extend(_table_lines(index, child, _at(base, at), names, encoding, blank_as_zero, marked))
-            base, at = "p", 0
-            run_start = at
+            body += _table_lines(group, child, _at(base, at), out, key)
+            base, at, run_start = "p", 0, 0
+            body.append("b = p")
             continue
-        names["s%d" % index] = decode
-        body.append("v, p = s%d(data, %s, state)" % (index, _at(base, at)))
-        body.append("r.update(v)" if not key else "r[k%d] = v" % index)
+        step = group.name("s", decode)
+        body.append("v, p = %s(data, %s, state)" % (step, _at(base, at)))
+        if not key:
+            body.append(out.merge("v"))
+        else:
+            body.append(out.set(key, "frag(v)" if marked else "v"))
         if child.variable or child.depending_on is not None or child.views:
-            base, at = "p", 0
+            base, at, run_start = "p", 0, 0
+            body.append("b = p")
         else:
             at += child.size * child.occurs
-        run_start = at
-    flush(at)
-    lines = ["def group(data, o, state):", "    u = state.text", "    if u is None:",
-             "        return careful(data, o, state)", "    try:", "        r = {}"]
-    lines += ["        " + line for line in body]
-    lines += ["        end = %s" % _at(base, at),
-              "        if end > len(data):",
-              "            return careful(data, o, state)",
-              "        return r, end",
-              "    except (ValueError, IndexError, KeyError):",
-              "        return careful(data, o, state)"]
-    exec(compile("\n".join(lines), "<copybook group>", "exec"), names)
-    return names["group"]  # type: ignore[no-any-return]
+    # The careful decoder for anything the short path does not take: its value, as JSON text when marked.
+    fallback = ["v, p = careful(data, o, state)", "return Raw(frag(v)), p"] if marked else \
+        ["return careful(data, o, state)"]
+    lines = ["def group(data, o, state):", "    u = state.text", "    if u is None:"]
+    lines += ["        " + line for line in fallback]
+    lines += ["    try:"] + ["        " + line for line in body]
+    lines += ["        end = %s" % _at(base, at), "        if end > len(data):"]
+    lines += ["            " + line for line in fallback]
+    lines += ["        return %s, end" % out.result(), "    except (ValueError, IndexError, KeyError):"]
+    lines += ["        " + line for line in fallback]
+    exec(compile("\n".join(lines), "<copybook group>", "exec"), group.names)
+    return group.names["group"]  # type: ignore[no-any-return]
 
 
 def _at(base: str, offset: int) -> str:
     return "%s + %d" % (base, offset) if offset else base
+
+
+def _span(start: int, size: int) -> str:
+    """u's slice for an item ``start`` bytes after b."""
+    return "b + %d:b + %d" % (start, start + size) if start else "b:b + %d" % size
+
+
+def _bytes(base: str, offset: int, size: int) -> str:
+    return "data[%s:%s]" % (_at(base, offset), _at(base, offset + size))
+
+
+def _plain(field: Field) -> bool:
+    return not field.children and field.occurs == 1 and field.depending_on is None and not field.views \
+        and field.redefines is None
 
 
 def _plain_group(field: Field) -> bool:
@@ -113,8 +246,7 @@ def _plain_group(field: Field) -> bool:
 
 
 def _plain_items(field: Field) -> bool:
-    return all(not c.children and c.occurs == 1 and c.depending_on is None and not c.views and not c.is_count
-               and c.redefines is None and not c.slack for c in field.children)
+    return all(_plain(c) and not c.is_count and not c.slack for c in field.children)
 
 
 def _inline_table(field: Field) -> bool:
@@ -124,78 +256,28 @@ def _inline_table(field: Field) -> bool:
     return _plain_items(field)
 
 
-def _table_lines(index: int, field: Field, start: str, names: Dict[str, Any], encoding: DataEncoding,
-                 blank_as_zero: bool, marked: bool) -> List[str]:
-    """A table of plain entries: its length from its count (checked, else the careful decoder),
-    each entry's items decoded in line; leaves ``p`` after the table."""
+def _table_lines(group: _Group, field: Field, start: str, out: _Object, key: str) -> List[str]:
+    """A table of plain entries: its length from its count (checked, else the careful decoder
+    decides), each entry's items decoded in line; leaves ``p`` after the table."""
     lines = ["b0 = " + start]
     if field.depending_on is not None:
-        names["c%d" % index] = id(field.depending_on)
-        lines += ["n = state.counts[c%d]" % index,
+        lines += ["n = state.counts[%s]" % group.name("c", id(field.depending_on)),
                   "if n < %d or n > %d:" % (field.occurs_min, field.occurs),
-                  "    return careful(data, o, state)"]
+                  "    raise KeyError(n)"]  # the careful decoder names the count and its range
     else:
         lines.append("n = %d" % field.occurs)
-    lines += ["t = []", "for i in range(n):", "    b = b0 + i * %d" % field.size, "    e = {}"]
+    entry = _Object(group, "e%d" % len(group.names))
+    lines += ["t = []", "for i in range(n):", "    b = b0 + i * %d" % field.size, "    " + entry.start()]
     at = 0
-    for number, child in enumerate(field.children):
-        name = "%d_%d" % (index, number)
-        if child.is_filler:
-            at += child.size
-            continue
-        names["k" + name] = child.json_name
-        names["d" + name] = decoder(child, encoding, blank_as_zero, marked)
-        raw = "data[b + %d:b + %d]" % (at, at + child.size) if at else "data[b:b + %d]" % child.size
-        lines += ["    " + line for line in _item(name, child, at, at + child.size, raw, marked,
-                                                     child.little_endian and encoding.comp5_little_endian, "e")]
-        at += child.size
-    names["k%d" % index] = field.json_name
-    return lines + ["    t.append(e)", "r[k%d] = t" % index, "p = b0 + n * %d" % field.size]
-
-
-def _item(name: str, field: Field, start: int, end: int, raw: str, marked: bool,
-          little_endian: bool, target: str = "r") -> List[str]:
-    """Lines that set target[k<name>] from the record's text u[b + start:b + end] or the raw bytes."""
-    index = name
-    call = "%s[k%s] = d%s(%s)" % (target, index, index, raw)
-    text = "u[b + %d:b + %d]" % (start, end) if start else "u[b:b + %d]" % end
-    if field.kind == "text":
-        return ["%s[k%s] = %s.rstrip(' ')" % (target, index, text)]
-    scale = field.scale
-    if scale < 0 or scale > 6:  # P scaling, and str() of a Decimal with more places: the item's decoder
-        return [call]
-    if marked:
-        value = "M + %%s(x[:-%d].lstrip('0') or '0') + '.' + x[-%d:] + M" % (scale, scale) if scale \
-            else "M + %s(x.lstrip('0') or '0') + M"
-        positive, negative = value % "", value % "'-' + "
-    else:
-        positive = "D(x + 'E-%d')" % scale if scale else "D(x)"
-        negative = "D('-' + x + 'E-%d')" % scale if scale else "D('-' + x)"
-    if field.kind == "zoned" and not field.signed:  # digits only (F0-F9 in EBCDIC: decoded, '0'-'9')
-        return ["x = " + text,
-                "if x.isascii() and x.isdigit():",
-                "    %s[k%s] = %s" % (target, index, positive),
-                "else:",
-                "    " + call]
-    if field.kind == "packed" and field.sign_nibble and field.size * 2 - 1 == field.digits:
-        lines = ["x = %s.hex()" % raw,
-                 "s = x[-1]",
-                 "x = x[:-1]",
-                 "if x.isdigit() and s %s:" % ("in 'cf'" if field.signed else "== 'f'"),
-                 "    %s[k%s] = %s" % (target, index, positive)]
-        if field.signed:  # a negative zero, and signs A, B, E, are the careful decoder's
-            lines += ["elif s == 'd' and x.isdigit() and x.strip('0'):",
-                      "    %s[k%s] = %s" % (target, index, negative)]
-        return lines + ["else:", "    " + call]
-    if field.kind == "binary" and not scale and not marked:
-        order = "little" if little_endian else "big"
-        limit = 10 ** field.digits if field.usage != "COMP-5" else 1 << (8 * field.size)  # COMP-5: its bytes' range
-        return ["n = int.from_bytes(%s, '%s', signed=%s)" % (raw, order, field.signed),
-                "if -%d < n < %d:" % (limit, limit),
-                "    %s[k%s] = D(n)" % (target, index),
-                "else:",
-                "    " + call]
-    return [call]
+    for item in field.children:
+        if not item.is_filler:
+            lines += ["    " + line for line in group.item(item, _span(at, item.size),
+                                                             "data[b + %d:b + %d]" % (at, at + item.size), entry)]
+        at += item.size
+    lines += ["    t.append(%s)" % entry.result(),
+              out.set(key, "'[' + ','.join(t) + ']'" if group.marked else "t"),
+              "p = b0 + n * %d" % field.size]
+    return lines
 
 
 def record_text(encoding: DataEncoding) -> Callable[[bytes], str]:

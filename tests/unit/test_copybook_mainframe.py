@@ -667,7 +667,7 @@ def test_bytes_after_the_record(copybook, hex_bytes, name, last):
     assert refused(copybook.decode, data[:-1], trailing="ignored").field == last
 
 
-NESTED = """\
+SEGMENT_KINDS = """\
        01  CUST-SEG.
            05  CS-SEG          PIC X.
            05  CS-KIND         PIC X.
@@ -687,7 +687,7 @@ def test_one_selector_per_redefines_choose_the_record_then_the_view_inside_it():
     """The segment id picks the 01 record; inside a customer, its kind picks the view. The
     inner selector is read only when its record is the one chosen."""
     selectors = Selector.parse_many("SEG=C:CUST-SEG,A:ACCT-SEG; KIND=P:PERSON,F:FIRM")
-    copybook = Copybook.parse(NESTED, encoding=DataEncoding("cp037"), selector=selectors)
+    copybook = Copybook.parse(SEGMENT_KINDS, encoding=DataEncoding("cp037"), selector=selectors)
     person = bytes.fromhex("c3" "d7" "f1f9f8f0f0f1f0f1")
     firm = bytes.fromhex("c3" "c6" "00120f" "4040404040")
     account = bytes.fromhex("c1" "0012345c")
@@ -700,4 +700,4 @@ def test_one_selector_per_redefines_choose_the_record_then_the_view_inside_it():
     assert refused(copybook.encode, wrong).field == "firm"
     assert "kind selects CS-PERSON" in refused(copybook.encode, wrong).message
     with pytest.raises(ValueError, match="two selectors"):
-        Copybook.parse(NESTED, selector=Selector.parse_many("SEG=C:CUST-SEG;SEG=A:ACCT-SEG"))
+        Copybook.parse(SEGMENT_KINDS, selector=Selector.parse_many("SEG=C:CUST-SEG;SEG=A:ACCT-SEG"))
