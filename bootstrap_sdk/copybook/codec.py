@@ -34,6 +34,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Un
 
 from . import parser
 from .codepages import ASCII, DataEncoding
+from .fast_decode import compile_group, fragment, record_text
 from .fields import NUMBER_MARK, as_decimal, decoder, encoder, excerpt, kind_of
 from .parser import Field
 
@@ -44,6 +45,7 @@ TRAILING = ("exact", "padding", "ignored")
 _BREAKS_ACCEPT = {0x0A: "a newline (0x0a), which would split the line",
                   0x03: "the byte 0x03, which GnuCOBOL's ACCEPT reads as Ctrl-C"}
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+_ESCAPED = re.compile('[\x00-\x1f"\\\\]')  # what JSON text escapes
 
 _Decode = Callable[[bytes, int, "_State"], Tuple[Any, int]]
 _Selectors = Union[None, "Selector", Sequence["Selector"]]
@@ -123,12 +125,13 @@ class Selector:
 class _State:
     """What one record's decoding or encoding has learnt so far: counts, the view chosen."""
 
-    __slots__ = ("counts", "written", "text")
+    __slots__ = ("counts", "written", "text", "escape")
 
-    def __init__(self, text: Optional[str] = None) -> None:
+    def __init__(self, text: Optional[str] = None, escape: bool = True) -> None:
         self.counts: Dict[int, int] = {}
         self.written: List[Field] = []  # views encoded, checked against the selectors
         self.text = text  # the record's bytes decoded in its code page (fast_decode slices it)
+        self.escape = escape  # whether that text holds a character JSON escapes (the marked decoders)
 
 
 class Copybook:
@@ -148,8 +151,6 @@ class Copybook:
                 raise ValueError("two selectors choose views of the same REDEFINES (%s)" % one.field)
             self._pickers[base] = pick
         self._decoders: Dict[Tuple[bool, bool], _Decode] = {}
-        from .fast_decode import record_text
-
         self._record_text = record_text(encoding)
         self._text: Optional[Tuple[str, str]] = None  # (copybook text, source) or (its path, ""): for using()
         self._encoder = _encoder(root, encoding)
@@ -274,10 +275,6 @@ class Copybook:
     def decode_json(self, data: bytes, blank_as_zero: bool = False, trailing: str = "exact") -> str:
         """One record → its JSON text, as ``decode`` reads it (numbers digit for digit), at the
         speed of the standard library's C encoder: what a dataset's conversion runs on."""
-        import json
-
-        from .fast_decode import fragment
-
         return fragment(self._decode(data, "", blank_as_zero, trailing, marked=True))
 
     def _decode(self, data: bytes, path: str, blank_as_zero: bool, trailing: str = "exact",
@@ -295,7 +292,7 @@ class Copybook:
                 text: Optional[str] = self._record_text(data)
             except UnicodeDecodeError:  # a byte outside the code page: the careful decoder names its field
                 text = None
-            state = _State(text)
+            state = _State(text, text is None or not marked or _ESCAPED.search(text) is not None)
             value, end = decode(data, 0, state)
         except RecordError as exc:
             raise (exc.under(path) if path else exc if exc.field else RecordError(self.root.name, exc.message)) \
@@ -456,8 +453,6 @@ def _decoder(field: Field, encoding: DataEncoding, blank_as_zero: bool, pickers:
                 continue
             out[key] = value
         return out, offset
-    from .fast_decode import compile_group
-
     return compile_group([c for c in field.children if c.redefines is None], plan, group, encoding, blank_as_zero,
                          marked)
 
@@ -535,6 +530,7 @@ def _region(base: Field, encoding: DataEncoding, blank_as_zero: bool, pickers: D
         if first is not None and all(value is None for value in out.values()):
             raise first
         return out, max(ends) if records else offset + size
+
     return (None, base.slack, region)
 
 

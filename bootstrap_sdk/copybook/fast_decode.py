@@ -13,7 +13,9 @@ always agree (a property test holds them together).
 Two shapes: ``marked=False`` builds the JSON value (dicts, lists, Decimals); ``marked=True``
 writes the JSON text itself (``Copybook.decode_json``), numbers digit for digit as ``str()``
 of their Decimal writes them and text escaped as ``json`` escapes it, so a dataset's
-conversion never builds the objects it only prints. The source holds numbers and generated
+conversion never builds the objects it only prints. Text goes into the object's template
+between quotes as it is, unless the record holds a character JSON escapes (``E``, looked
+for once a record), when each text item is escaped. The source holds numbers and generated
 names only: nothing of the copybook's text reaches it.
 """
 
@@ -80,7 +82,10 @@ class _Group:
         expression of u's offsets) or its raw bytes, into ``out``."""
         if field.kind == "text":
             value = "u[%s].rstrip(' ')" % text_at
-            return [out.set(field.json_name, "esc(%s)" % value if self.marked else value)]
+            if not self.marked:
+                return [out.set(field.json_name, value)]
+            slot = out.slot(field.json_name, text=True)  # quoted by the template unless E: escaped here
+            return ["%s = esc(%s) if E else %s" % (slot, value, value)]
         plain = self.name("d", decoder(field, self.encoding, self.blank_as_zero))
         slot = out.slot(field.json_name)
         call = "%s = %s" % (slot, ("str(%s(%s))" if self.marked else "%s(%s)") % (plain, raw))
@@ -129,20 +134,29 @@ class _Object:
         self.group = group
         self.var = var
         self.parts: List[Tuple[str, str]] = []  # marked: (JSON text before the value, its variable)
+        self.texts: List[bool] = []  # marked: whether each part is text the template quotes
+        self.last_slot = ""
 
     def start(self) -> str:
         return "%s = {}" % self.var if not self.group.marked else "pass"
 
-    def slot(self, key: str) -> str:
-        """Where the member ``key`` is assigned (once per member, however many lines assign it)."""
+    def slot(self, key: str, text: bool = False) -> str:
+        """Where the member ``key`` is assigned (once per member, however many lines assign it);
+        ``text``: a string the template quotes (when the record needs no escaping)."""
         if not self.group.marked:
-            return "%s[%s]" % (self.var, self.group.name("k", key))
-        var = "%s_%d" % (self.var, len(self.parts))
-        self.parts.append((_escape(key) + ":", var))
-        return var
+            self.last_slot = "%s[%s]" % (self.var, self.group.name("k", key))
+        else:
+            self.last_slot = "%s_%d" % (self.var, len(self.parts))
+            self.parts.append((_escape(key) + ":", self.last_slot))
+            self.texts.append(text)
+        return self.last_slot
 
     def set(self, key: str, value: str) -> str:
         return "%s = %s" % (self.slot(key), value)
+
+    def last(self) -> str:
+        """The expression of the member whose slot was taken last."""
+        return self.last_slot
 
     def merge(self, value: str) -> str:
         """A REDEFINES' views (a dict from its step), each under its own name."""
@@ -150,15 +164,19 @@ class _Object:
             return "%s.update(%s)" % (self.var, value)
         var = "%s_%d" % (self.var, len(self.parts))
         self.parts.append(("", var))
+        self.texts.append(False)
         return "%s = frag(%s)[1:-1]" % (var, value)
 
     def result(self) -> str:
         """The expression of the finished object."""
         if not self.group.marked:
             return self.var
-        template = "{" + ",".join(prefix.replace("%", "%%") + "%s" for prefix, _ in self.parts) + "}"
-        return "Raw(%s %% (%s))" % (self.group.name("t", template),
-                                     "".join(var + ", " for _, var in self.parts))
+        def template(quoted: bool) -> str:
+            return "{" + ",".join(prefix.replace("%", "%%") + ('"%s"' if quoted and text else "%s")
+                                  for (prefix, _), text in zip(self.parts, self.texts)) + "}"
+        return "Raw((%s if E else %s) %% (%s))" % (self.group.name("t", template(False)),
+                                                    self.group.name("t", template(True)),
+                                                    "".join(var + ", " for _, var in self.parts))
 
 
 def compile_group(children: Sequence[Field], plan: Sequence[Step], careful: Callable[..., Any],
@@ -175,8 +193,10 @@ def compile_group(children: Sequence[Field], plan: Sequence[Step], careful: Call
         at += slack
         if decode is None:  # FILLER: its bytes (and slack) are skipped
             continue
-        if _plain(child) and not child.is_count:
+        if _plain(child):
             body += group.item(child, _span(at - run_start, child.size), _bytes(base, at, child.size), out)
+            if child.is_count:  # a table's length: a whole number, its text in JSON
+                body.append("state.counts[%s] = int(%s)" % (group.name("c", id(child)), out.last()))
             at += child.size
             continue
         if _plain_group(child):  # its items join the run, in an object of their own
@@ -210,7 +230,7 @@ def compile_group(children: Sequence[Field], plan: Sequence[Step], careful: Call
     # The careful decoder for anything the short path does not take: its value, as JSON text when marked.
     fallback = ["v, p = careful(data, o, state)", "return Raw(frag(v)), p"] if marked else \
         ["return careful(data, o, state)"]
-    lines = ["def group(data, o, state):", "    u = state.text", "    if u is None:"]
+    lines = ["def group(data, o, state):", "    u = state.text", "    E = state.escape", "    if u is None:"]
     lines += ["        " + line for line in fallback]
     lines += ["    try:"] + ["        " + line for line in body]
     lines += ["        end = %s" % _at(base, at), "        if end > len(data):"]
