@@ -1,27 +1,32 @@
-"""Copybook text → a tree of fields: the layout of one fixed-width record.
+"""Copybook text → a tree of fields: the layout of its records.
 
-A copybook's first 01-level record becomes a tree of ``Field``s with their sizes, laid
-out as GnuCOBOL lays it out. Supported: PIC X/A (text), PIC 9 with S, V and repeats
-(``S9(5)V99``); USAGE DISPLAY (zoned: GnuCOBOL's trailing overpunch by default, or
-``SIGN LEADING``/``TRAILING`` ``[SEPARATE]``), COMP-3/PACKED-DECIMAL, COMP-6 (packed with
-no sign nibble), COMP/BINARY/COMP-4 (big-endian) and COMP-5 (little-endian) with
-GnuCOBOL's default sizes (1, 2, 4 or 8 bytes for up to 2, 4, 9 or 18 digits), COMP-X
-(big-endian, as few bytes as the digits need); USAGE and SIGN on a group (its items
-inherit them); groups; ``OCCURS n``; FILLER; level-88 conditions and constants (level 78,
-``CONSTANT AS``: no storage; a number among them may be a count, ``OCCURS MAX-ITEMS``,
-``X(NAME-LEN)``); VALUE, JUSTIFIED, BLANK WHEN ZERO, EXTERNAL, GLOBAL, SYNCHRONIZED on
-DISPLAY and packed items (no effect on the layout). Fixed or free format (a copybook the
-two read differently is refused unless a ``>>SOURCE FORMAT`` line says which), ``*>``
-comments, continuation lines, a UTF-8 byte-order mark.
+A copybook's 01 records become trees of ``Field``s with their sizes, laid out as GnuCOBOL
+lays them out — or, with ``ibm=True`` (mainframe data), as IBM Enterprise COBOL does: the
+one difference the codec needs is a binary item of 1 to 4 digits, a halfword there and a
+byte or two here. Several 01 records are kinds of record sharing their bytes (a
+multi-segment file): the tree's root is then a group of them, the first redefined by the
+others. Supported: PIC X/A (text), PIC 9 with S, V and P (``S9(5)V99``, ``9(3)PP``,
+``VPP99``), numeric-edited pictures (``edited``); USAGE DISPLAY (zoned: trailing overpunch
+by default, or ``SIGN LEADING``/``TRAILING`` ``[SEPARATE]``), COMP-3/PACKED-DECIMAL, COMP-6,
+COMP/BINARY/COMP-4 (big-endian), COMP-5 (native), COMP-X, COMP-1/COMP-2 (floats) and
+GnuCOBOL's FLOAT-SHORT/-LONG; USAGE and SIGN on a group; groups; ``OCCURS n`` and
+``OCCURS m TO n DEPENDING ON`` (nested too, its count a whole number before it);
+``REDEFINES`` (the item just before, no larger unless at the 01 level); SYNCHRONIZED
+binary and float items (the slack bytes before them laid out); FILLER; level-88
+conditions and constants (level 78, ``CONSTANT AS``: no storage; a number among them may
+be a count, ``OCCURS MAX-ITEMS``, ``X(NAME-LEN)``); VALUE, JUSTIFIED, BLANK WHEN ZERO,
+EXTERNAL, GLOBAL. Fixed or free format (a copybook the two read differently is refused
+unless a ``>>SOURCE FORMAT`` line says which), ``*>`` comments, continuation lines, a
+UTF-8 byte-order mark.
 
 Everything else is refused with a ``CopybookError`` that names the line and the clause
-and says what to do: REDEFINES, OCCURS DEPENDING ON, RENAMES, SYNCHRONIZED binary items,
-floating point, national and boolean items, pointers, indexes, the fixed-size
-BINARY-LONG family, COMP-N, P scaling and edited pictures, and any word the reader does
-not know — a copybook is read exactly as GnuCOBOL lays it out, or not at all.
+and says what to do: RENAMES, national and boolean items, pointers, indexes, the
+fixed-size BINARY-LONG family, COMP-N, alphanumeric-edited and floating-point-edited
+pictures, REDEFINES or SYNC where the layout cannot be known, and any word the reader
+does not know — a copybook is read exactly as the compiler lays it out, or not at all.
 
 JSON names are the COBOL names lower-cased with ``-`` as ``_``; a prefix every field of
-the record shares (``PI-`` in ``PI-EMP-ID``, ``PI-HOURS``) is dropped.
+a record shares (``PI-`` in ``PI-EMP-ID``, ``PI-HOURS``) is dropped.
 """
 
 from __future__ import annotations

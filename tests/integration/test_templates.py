@@ -37,7 +37,7 @@ VENV_BIN = Path(sys.executable).parent  # make-runtime-layer and make-function-z
 SAM = ROOT / ".tools" / "sam" / "bin" / "sam"
 SAM_PYTHON = ROOT / ".tools" / "sam" / "bin" / "python"
 PROGRAMS = ["PAYROLL", "PAYBATCH"]
-FUNCTIONS = {"Payroll": "payroll", "Paybatch": "paybatch", "Paycalc": "paycalc"}  # the template's logical IDs: functions.json's names
+FUNCTIONS = {"Payroll": "payroll", "Paybatch": "paybatch", "Paycalc": "paycalc", "Accounts": "accounts"}  # the template's logical IDs: functions.json's names
 
 
 # -- the tools ---------------------------------------------------------------------------
