@@ -402,3 +402,33 @@ def test_origin_relative_runpath_is_followed_from_where_the_program_was(built, t
     unzip(built / "empty-function.zip", root / "var" / "task")
     with Sandbox(root, {"_HANDLER": "greet-origin"}) as sandbox:
         assert sandbox.rie.invoke(b"Origin\n").body == b"Hello from libgreet, Origin!\n"
+
+
+CP1047_HANDLER = '''\
+from bootstrap_sdk.copybook import Copybook, DataEncoding
+
+BOOK = Copybook.parse("       01  R.\\n           05  R-TEXT PIC X(4).\\n           05  R-N PIC S9(3).\\n",
+                      encoding=DataEncoding("cp1047"))
+
+
+def handler(event, context):
+    value = BOOK.decode(bytes.fromhex(event["hex"]))
+    return {"text": value["text"], "n": str(value["n"]), "back": BOOK.encode(value).hex()}
+'''
+
+
+def test_the_layer_reads_cp1047_records_with_the_codec_it_ships(built, tmp_path):
+    """cp1047, the one code page the standard library lacks, comes from the ebcdic package
+    the layer ships beside the runtime: decoded in the layer's own minimal Python, in a
+    root that holds nothing else. '[' is AD and ']' BD in cp1047 (BA, BB in cp037)."""
+    function_dir = tmp_path / "function"
+    function_dir.mkdir()
+    (function_dir / "records.py").write_text(CP1047_HANDLER)
+    assert run_cli(cli.make_function_zip, [str(function_dir), "-o", str(tmp_path / "f.zip"), "-q"])[0] == 0
+    root = empty_root(tmp_path)
+    unzip(built / "runtime.zip", root / "opt")
+    unzip(tmp_path / "f.zip", root / "var" / "task")
+    assert (root / "opt" / "bootstrap-sdk" / "sdk" / "ebcdic" / "LICENSE.txt").is_file()
+    with Sandbox(root, {"_HANDLER": "records.handler"}) as sandbox:
+        result = sandbox.rie.invoke(b'{"hex": "ad8182bdf0f1d2"}')
+    assert result.json() == {"text": "[ab]", "n": "-12", "back": "ad8182bdf0f1d2"}
