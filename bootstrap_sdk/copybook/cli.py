@@ -77,23 +77,20 @@ def parser() -> argparse.ArgumentParser:
     layout.add_argument("copybook", help="the copybook to lay out")
     layout.add_argument("--json", action="store_true", help="the layout as one JSON document")
 
-    decode = commands.add_parser("decode", help="records → JSON Lines", epilog=EPILOG,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 description="Decode a dataset's records into JSON Lines, one object a record.")
-    common(decode)
-    decode.add_argument("input", nargs="?", default="-", help="the dataset (default: stdin)")
-    decode.add_argument("-o", "--output", default="-", help="the JSON Lines file (default: stdout)")
-    _data_options(decode)
-    decode.add_argument("--blank-numbers", choices=("error", "zero"), default="error",
-                        help="an all-space numeric field: an error (default), or read as 0")
-
-    encode = commands.add_parser("encode", help="JSON Lines → records", epilog=EPILOG,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 description="Encode JSON Lines, one object a record, into a dataset.")
-    common(encode)
-    encode.add_argument("input", nargs="?", default="-", help="the JSON Lines file (default: stdin)")
-    encode.add_argument("-o", "--output", default="-", help="the dataset (default: stdout)")
-    _data_options(encode)
+    for name, summary, description, source, target in (
+            ("decode", "records → JSON Lines", "Decode a dataset's records into JSON Lines, one object a record.",
+             "the dataset", "the JSON Lines file"),
+            ("encode", "JSON Lines → records", "Encode JSON Lines, one object a record, into a dataset.",
+             "the JSON Lines file", "the dataset")):
+        sub = commands.add_parser(name, help=summary, epilog=EPILOG, description=description,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        common(sub)
+        sub.add_argument("input", nargs="?", default="-", help="%s (default: stdin)" % source)
+        sub.add_argument("-o", "--output", default="-", help="%s (default: stdout)" % target)
+        _data_options(sub)
+        if name == "decode":
+            sub.add_argument("--blank-numbers", choices=("error", "zero"), default="error",
+                             help="an all-space numeric field: an error (default), or read as 0")
 
     convert = commands.add_parser("convert", help="records in one encoding and format → another", epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter,
