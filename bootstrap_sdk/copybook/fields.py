@@ -106,8 +106,19 @@ def digits_of(field: Field, value: Any) -> Tuple[bool, str]:
         return False, "0" * field.digits  # -0 too: the encoder never writes a negative zero
     if number.is_signed() and not field.signed:
         raise ValueError("%s is negative, but PIC %s is unsigned" % (show(number), field.picture))
-    if number.adjusted() >= field.digits - field.scale:  # its leading digit's place: O(1)
+    adjusted = number.adjusted()  # its leading digit's place: O(1)
+    if adjusted >= field.digits - field.scale:
         raise ValueError("%s does not fit PIC %s" % (show(number), field.picture))
+    if 0 <= field.scale <= field.digits and adjusted >= -field.scale:  # (P scaling: the careful way)
+        # The usual case, at C speed: fixed-point text no longer than the PIC's digits plus
+        # the value's own (adjusted bounds it), its decimals cut to the PIC's if only zeros.
+        whole, _, fraction = format(number, "f").lstrip("-").partition(".")
+        if len(fraction) > field.scale:
+            if fraction[field.scale:].strip("0"):
+                raise ValueError("%s has more than %d decimal place%s (PIC %s)" % (
+                    show(number), field.scale, "" if field.scale == 1 else "s", field.picture))
+            fraction = fraction[:field.scale]
+        return number.is_signed(), (whole.lstrip("0") + fraction.ljust(field.scale, "0")).rjust(field.digits, "0")
     negative, coefficient, exponent = number.as_tuple()
     assert isinstance(exponent, int)  # finite
     below = -field.scale - exponent  # digits of the coefficient past the PIC's last decimal place
