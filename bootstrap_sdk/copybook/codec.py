@@ -440,8 +440,11 @@ def _decoder(field: Field, encoding: DataEncoding, blank_as_zero: bool, pickers:
     def group(data: bytes, offset: int, state: _State) -> Tuple[Any, int]:
         out: Dict[str, Any] = {}
         for key, slack, decode in plan:
-            if decode is None:
+            if decode is None:  # FILLER: not read, but the record must hold it
                 offset += slack
+                if offset > len(data):
+                    raise RecordError("", "the record ends at byte %d, inside a FILLER (which ends at byte %d)"
+                                      % (len(data), offset))
                 continue
             try:
                 value, offset = decode(data, offset + slack, state)
@@ -510,6 +513,9 @@ def _region(base: Field, encoding: DataEncoding, blank_as_zero: bool, pickers: D
     def region(data: bytes, offset: int, state: _State) -> Tuple[Any, int]:
         out: Dict[str, Any] = {}
         first: Optional[RecordError] = None
+        if not records and offset + size > len(data):  # a view may read less; the record must hold it all
+            raise RecordError(base.json_name, "the record ends at byte %d, inside %s (which ends at byte %d)"
+                              % (len(data), base.name, offset + size))
         if pick is not None:
             chosen = pick(data)
             for member, key, read in readers:
@@ -561,6 +567,8 @@ def _encoder(field: Field, encoding: DataEncoding) -> _Encode:
             members = [m for m in [child] + child.views if not m.is_filler]
             names.update(m.json_name for m in members)
             steps.append((None, child.slack, _encode_region(child, members, encoding)))
+        elif child.is_filler and child.depending_on is not None:  # as many blank entries as its count says
+            steps.append((None, child.slack, _blank_table(child, encoding)))
         elif child.is_filler:
             steps.append((None, child.slack, _blank(child, encoding) * child.occurs))
         else:
@@ -622,6 +630,20 @@ def _encode_table(field: Field, encoding: DataEncoding) -> _Encode:
         if count is None:
             out += blank * (most - len(value))  # the rest of the table: blank
     return table
+
+
+def _blank_table(field: Field, encoding: DataEncoding) -> _Encode:
+    """A FILLER table whose count varies: its blank entries, as many as the count."""
+    blank, count = _blank(_one(field), encoding), field.depending_on
+    assert count is not None
+
+    def filler(value: Any, out: bytearray, state: _State) -> None:
+        length = state.counts.get(id(count), 0)
+        if not field.occurs_min <= length <= field.occurs:
+            raise RecordError(count.json_name, "%d; OCCURS %d TO %d DEPENDING ON it allows %d to %d" % (
+                length, field.occurs_min, field.occurs, field.occurs_min, field.occurs))
+        out += blank * length
+    return filler
 
 
 def _encode_region(base: Field, members: List[Field], encoding: DataEncoding) -> _Encode:

@@ -90,8 +90,8 @@ class _Group:
         slot = out.slot(field.json_name)
         call = "%s = %s" % (slot, ("str(%s(%s))" if self.marked else "%s(%s)") % (plain, raw))
         scale = field.scale
-        if scale < 0 or scale > 6:  # P scaling, and str() of a Decimal with more places: the item's decoder
-            return [call]
+        if scale < 0 or scale > 6 or scale > field.digits:  # P scaling, and str() of a Decimal with more places:
+            return [call]                                     # the item's decoder
         if self.marked:
             number = "(x[:-%d].lstrip('0') or '0') + '.' + x[-%d:]" % (scale, scale) if scale \
                 else "(x.lstrip('0') or '0')"
@@ -118,9 +118,9 @@ class _Group:
         if field.kind == "binary" and not scale:
             order = "little" if field.little_endian and self.encoding.comp5_little_endian else "big"
             limit = 10 ** field.digits if field.usage != "COMP-5" else 1 << (8 * field.size)  # COMP-5: its bytes'
-            return ["n = int.from_bytes(%s, '%s', signed=%s)" % (raw, order, field.signed),
-                    "if -%d < n < %d:" % (limit, limit),
-                    "    %s = %s" % (slot, "str(n)" if self.marked else "D(n)"),
+            return ["w = int.from_bytes(%s, '%s', signed=%s)" % (raw, order, field.signed),
+                    "if -%d < w < %d:" % (limit, limit),
+                    "    %s = %s" % (slot, "str(w)" if self.marked else "D(w)"),
                     "else:",
                     "    " + call]
         return [call]
@@ -217,14 +217,14 @@ def compile_group(children: Sequence[Field], plan: Sequence[Step], careful: Call
             body.append("b = p")
             continue
         step = group.name("s", decode)
-        body.append("v, p = %s(data, %s, state)" % (step, _at(base, at)))
-        if not key:
+        body.append("v, q = %s(data, %s, state)" % (step, _at(base, at)))
+        if key is None:  # a REDEFINES: its views, each under its own name
             body.append(out.merge("v"))
-        else:
+        elif key:  # ("": a FILLER table whose count varies: only its length counts)
             body.append(out.set(key, "frag(v)" if marked else "v"))
         if child.variable or child.depending_on is not None or child.views:
             base, at, run_start = "p", 0, 0
-            body.append("b = p")
+            body += ["p = q", "b = p"]
         else:
             at += child.size * child.occurs
     # The careful decoder for anything the short path does not take: its value, as JSON text when marked.
@@ -285,7 +285,7 @@ def _table_lines(group: _Group, field: Field, start: str, out: _Object, key: str
                   "if n < %d or n > %d:" % (field.occurs_min, field.occurs),
                   "    raise KeyError(n)"]  # the careful decoder names the count and its range
     else:
-        lines.append("n = %d" % field.occurs)
+        lines.append("n = %d" % field.occurs)  # (n: the entries; items use w, x, s, never n)
     entry = _Object(group, "e%d" % len(group.names))
     lines += ["t = []", "for i in range(n):", "    b = b0 + i * %d" % field.size, "    " + entry.start()]
     at = 0
