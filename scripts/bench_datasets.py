@@ -11,9 +11,11 @@ bytes a record on average — from a pool of generated records, until it holds -
   value, the library's own use;
 - json-lines: ``cobol-data decode`` of the file to /dev/null, the command's use;
 - convert: ``cobol-data convert`` to ASCII fixed records (no target: for the record).
-MB/s counts input bytes over the process's whole run; peak memory is the process's
-maximum resident set, measured for the whole file and for its first tenth: it must not
-grow with the file's size.
+MB/s counts input bytes over the process's whole run (start-up included), the best of
+--repeat runs (default 3; the median is printed too: this kind of machine is shared, and
+a run can lose a third of its speed to a neighbour); peak memory is the process's maximum
+resident set, for the whole file (the largest of the runs) and for its first tenth: it
+must not grow with the file's size.
 Targets: values and json-lines >= 20 MB/s of input; peak memory over the whole file no
 more than 8 MB above the tenth's. Exit 1 if one is missed.
 """
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import sys
 import tempfile
 import time
@@ -196,6 +199,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--megabytes", type=int, default=110, help="the dataset's size (default 110)")
     parser.add_argument("--keep", type=Path, help="make the dataset in this directory and keep it")
+    parser.add_argument("--repeat", type=int, default=3, help="runs over the whole file, each mode (default 3)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-datasets-") as scratch:
         directory = args.keep or Path(scratch)
@@ -216,14 +220,16 @@ def main() -> int:
         os.environ["PYTHONPATH"] = str(ROOT)
         results: Dict[str, Tuple[Dict[str, float], Dict[str, float]]] = {}
         for name, command, slot in (("values", values, 4), ("json-lines", decode, 5), ("convert", convert, 5)):
-            runs = []
-            for path, bytes_ in ((tenth, small), (whole, size)):
-                command = list(command)
-                command[slot] = str(path)
-                runs.append(run_measured(command, bytes_))
-            results[name] = (runs[0], runs[1])
-            print("%-11s %6.1f MB/s over %.1f MB (%.1f s); peak memory %.1f MB (%.1f MB for the first tenth)" % (
-                name, runs[1]["mb_s"], size / 1e6, runs[1]["seconds"], runs[1]["peak_mb"], runs[0]["peak_mb"]))
+            small_run = run_measured(command[:slot] + [str(tenth)] + command[slot + 1:], small)
+            runs = [run_measured(command[:slot] + [str(whole)] + command[slot + 1:], size)
+                    for _ in range(args.repeat)]
+            speeds = sorted(run["mb_s"] for run in runs)
+            best = {"mb_s": speeds[-1], "median_mb_s": statistics.median(speeds),
+                    "peak_mb": max(run["peak_mb"] for run in runs)}
+            results[name] = (small_run, best)
+            print("%-11s %6.1f MB/s over %.1f MB, best of %d (median %.1f); peak memory %.1f MB (%.1f MB for the "
+                  "first tenth)" % (name, best["mb_s"], size / 1e6, args.repeat, best["median_mb_s"], best["peak_mb"],
+                                    small_run["peak_mb"]))
     missed = []
     for name in ("values", "json-lines"):
         tenth_run, whole_run = results[name]
@@ -232,8 +238,9 @@ def main() -> int:
         if whole_run["peak_mb"] > tenth_run["peak_mb"] + MEMORY_SLACK_MB:
             missed.append("%s: peak memory grows with the file (%.1f MB for a tenth, %.1f MB for all)" % (
                 name, tenth_run["peak_mb"], whole_run["peak_mb"]))
-    print(json.dumps({name: {"mb_s": round(runs[1]["mb_s"], 1), "peak_mb": round(runs[1]["peak_mb"], 1),
-                             "peak_mb_tenth": round(runs[0]["peak_mb"], 1)} for name, runs in results.items()}))
+    print(json.dumps({name: {"mb_s": round(runs[1]["mb_s"], 1), "median_mb_s": round(runs[1]["median_mb_s"], 1),
+                             "peak_mb": round(runs[1]["peak_mb"], 1), "peak_mb_tenth": round(runs[0]["peak_mb"], 1)}
+                      for name, runs in results.items()}))
     for problem in missed:
         print("FAIL " + problem)
     if not missed:

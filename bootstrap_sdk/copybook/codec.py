@@ -45,7 +45,6 @@ TRAILING = ("exact", "padding", "ignored")
 _BREAKS_ACCEPT = {0x0A: "a newline (0x0a), which would split the line",
                   0x03: "the byte 0x03, which GnuCOBOL's ACCEPT reads as Ctrl-C"}
 _CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
-_ESCAPED = re.compile('[\x00-\x1f"\\\\]')  # what JSON text escapes
 
 _Decode = Callable[[bytes, int, "_State"], Tuple[Any, int]]
 _Selectors = Union[None, "Selector", Sequence["Selector"]]
@@ -125,13 +124,12 @@ class Selector:
 class _State:
     """What one record's decoding or encoding has learnt so far: counts, the view chosen."""
 
-    __slots__ = ("counts", "written", "text", "escape")
+    __slots__ = ("counts", "written", "text")
 
-    def __init__(self, text: Optional[str] = None, escape: bool = True) -> None:
+    def __init__(self, text: Optional[str] = None) -> None:
         self.counts: Dict[int, int] = {}
         self.written: List[Field] = []  # views encoded, checked against the selectors
         self.text = text  # the record's bytes decoded in its code page (fast_decode slices it)
-        self.escape = escape  # whether that text holds a character JSON escapes (the marked decoders)
 
 
 class Copybook:
@@ -292,7 +290,7 @@ class Copybook:
                 text: Optional[str] = self._record_text(data)
             except UnicodeDecodeError:  # a byte outside the code page: the careful decoder names its field
                 text = None
-            state = _State(text, text is None or not marked or _ESCAPED.search(text) is not None)
+            state = _State(text)
             value, end = decode(data, 0, state)
         except RecordError as exc:
             raise (exc.under(path) if path else exc if exc.field else RecordError(self.root.name, exc.message)) \

@@ -14,14 +14,15 @@ Two shapes: ``marked=False`` builds the JSON value (dicts, lists, Decimals); ``m
 writes the JSON text itself (``Copybook.decode_json``), numbers digit for digit as ``str()``
 of their Decimal writes them and text escaped as ``json`` escapes it, so a dataset's
 conversion never builds the objects it only prints. Text goes into the object's template
-between quotes as it is, unless the record holds a character JSON escapes (``E``, looked
-for once a record), when each text item is escaped. The source holds numbers and generated
+between quotes as it is, unless one of the object's text items holds a character JSON
+escapes (one search over them all), when each is escaped. The source holds numbers and generated
 names only: nothing of the copybook's text reaches it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any, Callable, Dict, List, Sequence, Tuple
 
@@ -57,6 +58,7 @@ def fragment(value: Any) -> str:
 
 
 _escape: Callable[[str], str] = json.encoder.encode_basestring
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\]')  # what JSON text escapes
 
 
 class _Group:
@@ -65,7 +67,7 @@ class _Group:
     def __init__(self, careful: Callable[..., Any], encoding: DataEncoding, blank_as_zero: bool,
                  marked: bool) -> None:
         self.names: Dict[str, Any] = {"careful": careful, "D": Decimal, "esc": _escape, "frag": fragment,
-                                      "Raw": Raw}
+                                      "Raw": Raw, "needs": _NEEDS_ESCAPE.search}
         self.encoding = encoding
         self.blank_as_zero = blank_as_zero
         self.marked = marked
@@ -84,8 +86,7 @@ class _Group:
             value = "u[%s].rstrip(' ')" % text_at
             if not self.marked:
                 return [out.set(field.json_name, value)]
-            slot = out.slot(field.json_name, text=True)  # quoted by the template unless E: escaped here
-            return ["%s = esc(%s) if E else %s" % (slot, value, value)]
+            return ["%s = %s" % (out.slot(field.json_name, text=True), value)]  # escaped, if need be, by finish
         plain = self.name("d", decoder(field, self.encoding, self.blank_as_zero))
         slot = out.slot(field.json_name)
         call = "%s = %s" % (slot, ("str(%s(%s))" if self.marked else "%s(%s)") % (plain, raw))
@@ -167,16 +168,26 @@ class _Object:
         self.texts.append(False)
         return "%s = frag(%s)[1:-1]" % (var, value)
 
-    def result(self) -> str:
-        """The expression of the finished object."""
+    def finish(self, assign: str) -> List[str]:
+        """Lines that put the finished object in ``assign`` (``"%s"`` where it goes): a dict,
+        or, marked, its JSON text. Its text members go into the template between quotes as
+        they are, unless one holds a character JSON escapes (one search over them all):
+        then each is escaped."""
         if not self.group.marked:
-            return self.var
+            return [] if assign % self.var == "%s = %s" % (self.var, self.var) else [assign % self.var]
         def template(quoted: bool) -> str:
             return "{" + ",".join(prefix.replace("%", "%%") + ('"%s"' if quoted and text else "%s")
                                   for (prefix, _), text in zip(self.parts, self.texts)) + "}"
-        return "Raw((%s if E else %s) %% (%s))" % (self.group.name("t", template(False)),
-                                                    self.group.name("t", template(True)),
-                                                    "".join(var + ", " for _, var in self.parts))
+        values = "(%s)" % "".join(var + ", " for _, var in self.parts)
+        quoted = assign % ("%s %% %s" % (self.group.name("t", template(True)), values))
+        texts = [var for (_, var), text in zip(self.parts, self.texts) if text]
+        if not texts:
+            return [quoted]
+        escaped = assign % ("%s %% %s" % (self.group.name("t", template(False)), values))
+        needs = "needs(%s)" % texts[0] if len(texts) == 1 else "needs(''.join((%s)))" % "".join(
+            var + ", " for var in texts)
+        return ["if %s:" % needs, "    " + "; ".join("%s = esc(%s)" % (var, var) for var in texts),
+                "    " + escaped, "else:", "    " + quoted]
 
 
 def compile_group(children: Sequence[Field], plan: Sequence[Step], careful: Callable[..., Any],
@@ -208,7 +219,7 @@ def compile_group(children: Sequence[Field], plan: Sequence[Step], careful: Call
                     body += group.item(item, _span(offset - run_start, item.size), _bytes(base, offset, item.size),
                                        inner)
                 offset += item.size
-            body.append(out.set(key, inner.result()))
+            body += inner.finish(out.slot(key) + " = %s")
             at += child.size
             continue
         if _inline_table(child):
@@ -230,12 +241,13 @@ def compile_group(children: Sequence[Field], plan: Sequence[Step], careful: Call
     # The careful decoder for anything the short path does not take: its value, as JSON text when marked.
     fallback = ["v, p = careful(data, o, state)", "return Raw(frag(v)), p"] if marked else \
         ["return careful(data, o, state)"]
-    lines = ["def group(data, o, state):", "    u = state.text", "    E = state.escape", "    if u is None:"]
+    body += out.finish("r = Raw(%s)" if marked else "r = %s")
+    lines = ["def group(data, o, state):", "    u = state.text", "    if u is None:"]
     lines += ["        " + line for line in fallback]
     lines += ["    try:"] + ["        " + line for line in body]
     lines += ["        end = %s" % _at(base, at), "        if end > len(data):"]
     lines += ["            " + line for line in fallback]
-    lines += ["        return %s, end" % out.result(), "    except (ValueError, IndexError, KeyError):"]
+    lines += ["        return r, end", "    except (ValueError, IndexError, KeyError):"]
     lines += ["        " + line for line in fallback]
     exec(compile("\n".join(lines), "<copybook group>", "exec"), group.names)
     return group.names["group"]  # type: ignore[no-any-return]
@@ -294,7 +306,8 @@ def _table_lines(group: _Group, field: Field, start: str, out: _Object, key: str
             lines += ["    " + line for line in group.item(item, _span(at, item.size),
                                                              "data[b + %d:b + %d]" % (at, at + item.size), entry)]
         at += item.size
-    lines += ["    t.append(%s)" % entry.result(),
+    lines += ["    " + line for line in entry.finish("t.append(%s)")]
+    lines += [
               out.set(key, "'[' + ','.join(t) + ']'" if group.marked else "t"),
               "p = b0 + n * %d" % field.size]
     return lines
