@@ -170,10 +170,12 @@ class ExecutableHandler(ProgramHandler):
 
         books = [load_copybook(task_root, path, settings) if path else None for path in paths]
         used = {one.field for book in books if book is not None for one in book.selectors}
-        unused = [one.field for one in Selector.parse_many(settings.select) if one.field not in used]
-        if unused:
-            raise InitError("Runtime.InvalidExecutableConfig", "BOOTSTRAP_SDK_EXEC_SELECT: %s is a field of neither "
-                            "copybook (%s)" % (" nor ".join(unused), " and ".join(p for p in paths if p)))
+        for one in Selector.parse_many(settings.select):
+            if one.field not in used:
+                raise InitError("Runtime.InvalidExecutableConfig", "BOOTSTRAP_SDK_EXEC_SELECT: %r applies to neither "
+                                "copybook (%s): none holds both the field %s and a REDEFINES item (or 01 record) "
+                                "named %s" % (one, " and ".join(p for p in paths if p), one.field,
+                                              " or ".join(one.names())))
         return RecordCodec(books[0], books[1], b"\n" if self.mode == "stdio" else b"", settings.records,
                            settings.blank_as_zero, settings.record_format == "variable")
 

@@ -461,8 +461,10 @@ def test_after_invoke_and_stop_leave_no_directory_and_no_process(harness, tmp_pa
 
 @pytest.mark.parametrize("select, words", [
     ("KIND", "a selector is FIELD=VALUE:VIEW"),
-    ("NOSUCH=A:VIEW", "BOOTSTRAP_SDK_EXEC_SELECT: NOSUCH is a field of neither copybook (IN.cpy)"),
-    ("KIND=A:NOVIEW", "BOOTSTRAP_SDK_EXEC_SELECT with copybook"),
+    ("NOSUCH=A:R-B", "applies to neither copybook (IN.cpy): none holds both the field NOSUCH and a REDEFINES item "
+                     "(or 01 record) named R-B"),
+    ("KIND=A:NOVIEW", "none holds both the field KIND and a REDEFINES item (or 01 record) named NOVIEW"),
+    ("KIND=A:R-B,B:R-KIND", "BOOTSTRAP_SDK_EXEC_SELECT with copybook"),
 ])
 def test_a_selector_the_copybook_cannot_use_fails_init(harness, select, words):
     (harness.task / "IN.cpy").write_text("       01  R.\n           05  R-KIND PIC X.\n           05  R-A PIC X(2).\n"
