@@ -38,9 +38,8 @@ from .fast_decode import compile_group, fragment, record_text
 from .fields import NUMBER_MARK, as_decimal, decoder, encoder, excerpt, kind_of
 from .parser import Field
 
-TEXT_ENCODING = "latin-1"
 RECORD_SHAPES = ("one", "batch", "one-for-one")
-TRAILING = ("exact", "padding", "ignored")
+TRAILING = ("exact", "padding", "ignored")  # what may follow a record's end: Copybook.decode
 # Bytes that stop a line record read by ACCEPT: tested on GnuCOBOL 3.1 (0x03 is Ctrl-C to it).
 _BREAKS_ACCEPT = {0x0A: "a newline (0x0a), which would split the line",
                   0x03: "the byte 0x03, which GnuCOBOL's ACCEPT reads as Ctrl-C"}
@@ -225,6 +224,7 @@ class Copybook:
         ``data``: nothing (``exact``), the encoding's spaces or 0x00 bytes (``padding``: a
         fixed-length file's slot), anything (``ignored``: memory a program was called with).
         """
+        _check_trailing(trailing)
         return self._decode(data, "", blank_as_zero, trailing)
 
     def decode_many(self, data: bytes, separator: bytes = b"", blank_as_zero: bool = False) -> List[Any]:
@@ -273,6 +273,7 @@ class Copybook:
     def decode_json(self, data: bytes, blank_as_zero: bool = False, trailing: str = "exact") -> str:
         """One record → its JSON text, as ``decode`` reads it (numbers digit for digit), at the
         speed of the standard library's C encoder: what a dataset's conversion runs on."""
+        _check_trailing(trailing)
         return fragment(self._decode(data, "", blank_as_zero, trailing, marked=True))
 
     def _decode(self, data: bytes, path: str, blank_as_zero: bool, trailing: str = "exact",
@@ -306,6 +307,12 @@ class Copybook:
                                       end, len(rest), excerpt(rest)) if trailing == "padding" else
                                   "record is %d bytes; its counts make it %d" % (len(data), end))
         return value
+
+
+def _check_trailing(trailing: str) -> None:
+    """A mistyped ``trailing`` would otherwise read as ``padding``, in silence."""
+    if trailing not in TRAILING:
+        raise ValueError("trailing must be one of %s, not %r" % (", ".join(TRAILING), trailing))
 
 
 # -- the selector ------------------------------------------------------------------------------

@@ -701,3 +701,10 @@ def test_one_selector_per_redefines_choose_the_record_then_the_view_inside_it():
     assert "kind selects CS-PERSON" in refused(copybook.encode, wrong).message
     with pytest.raises(ValueError, match="two selectors"):
         Copybook.parse(SEGMENT_KINDS, selector=Selector.parse_many("SEG=C:CUST-SEG;SEG=A:ACCT-SEG"))
+
+
+def test_what_may_follow_a_record_is_one_of_three_words_never_a_guess():
+    copybook = book(SEGMENT_KINDS)
+    for call in (copybook.decode, copybook.decode_json):
+        with pytest.raises(ValueError, match="trailing must be one of exact, padding, ignored, not 'pad'"):
+            call(bytes.fromhex("c1" "0012345c"), trailing="pad")
