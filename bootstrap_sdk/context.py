@@ -7,9 +7,9 @@ runtime's hot path avoids attrs here: these are plain ``__slots__`` classes.
 
 from __future__ import annotations
 
-import json
 import time
 
+from . import json_text
 from .errors import CONTEXT_UNMARSHAL_ERROR, FunctionError
 from .settings import whole_number
 
@@ -120,7 +120,7 @@ def _parse_json_header(value: Optional[str], what: str) -> Optional[Dict[str, An
     if not value:
         return None
     try:
-        parsed = json.loads(value)
+        parsed = json_text.loads(value)
     except (ValueError, RecursionError) as exc:
         raise FunctionError("Unable to parse %s JSON: %s" % (what, exc), CONTEXT_UNMARSHAL_ERROR) from None
     if parsed is not None and not isinstance(parsed, dict):

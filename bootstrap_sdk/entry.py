@@ -15,10 +15,9 @@ not started by Lambda (``AWS_LAMBDA_RUNTIME_API`` unset).
 
 from __future__ import annotations
 
-import os
 import sys
 
-from . import logs, shutdown
+from . import environment, logs, shutdown
 from .context import FunctionInfo
 from .errors import EXIT_FATAL, EXIT_NOT_IN_LAMBDA, ErrorReport, InitError
 from .invoke_loop import InvokeLoop
@@ -97,7 +96,7 @@ def load_handler(settings: Settings) -> Handler:
     check_settings(settings)
     from .adapter.command import names_program
 
-    task_root = settings.task_root or os.getcwd()
+    task_root = settings.task_root or environment.working_directory() or "."
     forced = settings.executable.mode_set or "BOOTSTRAP_SDK_EXEC_ARGS" in settings.executable.given
     if names_program(settings.handler, task_root, settings.path, forced):
         adapter: Handler

@@ -11,9 +11,7 @@ placeholder, unreadable source lines are left out.
 
 from __future__ import annotations
 
-import json
-import os
-
+from . import environment, json_text
 from .logs import clean_text, safe_text
 
 TYPE_CHECKING = False
@@ -93,6 +91,8 @@ def _type_name(value: Any) -> str:
 
 def _without_runtime_frames(frames: List[Frame]) -> List[Frame]:
     """Cut the runtime's own frames at the top: an error it raised itself keeps none."""
+    import os  # an error's path only: os is not imported for a cold start
+
     here = os.path.dirname(os.path.abspath(__file__)) + os.sep
     while frames and frames[0][0].startswith(here):
         frames.pop(0)
@@ -179,7 +179,7 @@ class ErrorReport:
         }
 
     def body(self, request_id: Optional[str] = None) -> bytes:
-        return json.dumps(self.payload(request_id), default=repr).encode("utf-8")
+        return json_text.dumps(self.payload(request_id), default=repr).encode("utf-8")
 
     def xray_cause(self) -> Optional[str]:
         """The ``Lambda-Runtime-Function-XRay-Error-Cause`` header, or None if too big."""
@@ -189,7 +189,7 @@ class ErrorReport:
             "exceptions": [{"type": self.error_type, "message": self.message, "stack": stack}],
             "paths": sorted({path for path, _, _, _ in self.frames}),
         }
-        text = json.dumps(cause)
+        text = json_text.dumps(cause)
         return text if len(text) <= XRAY_CAUSE_LIMIT else None
 
     def log_lines(self) -> List[str]:
@@ -203,7 +203,4 @@ class ErrorReport:
 
 
 def _working_directory() -> str:
-    try:
-        return os.getcwd()
-    except OSError:  # removed under our feet
-        return ""
+    return environment.working_directory() or ""  # None: removed under our feet

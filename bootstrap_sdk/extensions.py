@@ -9,8 +9,8 @@ init never completes, so a daemon thread keeps that poll open.
 
 from __future__ import annotations
 
-import json
 
+from . import json_text
 from .http_connection import ConnectionLost, HttpConnection
 from .runtime_api import USER_AGENT
 
@@ -35,7 +35,7 @@ class ExtensionsClient:
         self.identifier: Optional[str] = None
 
     def register(self, name: str, events: List[str]) -> str:
-        body = json.dumps({"events": events}).encode()
+        body = json_text.dumps({"events": events}).encode()
         try:
             response = self.connection.request(
                 "POST", self._base + "/register",
@@ -58,7 +58,7 @@ class ExtensionsClient:
             (("Lambda-Extension-Identifier", self.identifier), ("User-Agent", USER_AGENT)))
         if response.status != 200:
             raise ExtensionsApiError("GET /extension/event/next answered %d" % response.status)
-        event = json.loads(response.body or b"{}")
+        event = json_text.loads(response.body or b"{}")
         return event if isinstance(event, dict) else {}
 
 

@@ -15,20 +15,18 @@ Lambda sends none. One arriving in ``/next`` still ends the process, as Python's
 
 from __future__ import annotations
 
-import os
-
-from . import logs
+from . import environment, logs
 from .context import UNKNOWN_DEADLINE_BUDGET_MS, Context, FunctionInfo
 from .errors import ErrorReport, header_error_type
-from .payload import decode_event, encode_result, wants_raw_event
+from .payload import decode_event, encode_result, is_stream, wants_raw_event
 from .runtime_api import RuntimeApiClient, RuntimeApiError, quote_id, request_id_problem
-from .streaming import ResponseStream, is_stream
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Callable, Optional
 
     from .context import Invocation
+    from .streaming import ResponseStream
 
     Handler = Callable[[Any, Context], Any]
 
@@ -103,12 +101,12 @@ class InvokeLoop:
     @staticmethod
     def _set_trace_env(trace_id: Optional[str]) -> None:
         if trace_id and _env_safe(trace_id):
-            os.environ["_X_AMZN_TRACE_ID"] = trace_id
+            environment.set_variable("_X_AMZN_TRACE_ID", trace_id)
             return
         if trace_id:
             logs.warning("Lambda-Runtime-Trace-Id %s is not printable ASCII; _X_AMZN_TRACE_ID is unset for this "
                          "invoke" % quote_id(trace_id))
-        os.environ.pop("_X_AMZN_TRACE_ID", None)
+        environment.unset_variable("_X_AMZN_TRACE_ID")
 
     def _handle(self, invocation: Invocation) -> None:
         request_id = invocation.request_id
@@ -118,6 +116,8 @@ class InvokeLoop:
             event = invocation.body if self.raw_event else decode_event(invocation.body)
             result = self.handler(event, context)
             if is_stream(result):
+                from .streaming import ResponseStream  # only a streaming handler needs it
+
                 stream = ResponseStream(result, request_id)
                 stream.start()
             else:

@@ -16,9 +16,10 @@ encode a character gets the line ASCII-escaped rather than not at all.
 from __future__ import annotations
 
 import _thread
-import json
 import sys
 import time
+
+from . import json_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -108,12 +109,12 @@ class LogSink:
                 "requestId": request_id or "",
             }
             try:
-                text = json.dumps(dict(record, **extra) if extra else record, ensure_ascii=False, default=safe_text)
+                text = json_text.dumps(dict(record, **extra) if extra else record, ensure_ascii=False, default=safe_text)
             except (TypeError, ValueError, RecursionError):  # a key json refuses, or a cycle: as text
                 record.update((safe_text(key), safe_text(value)) for key, value in (extra or {}).items())
-                text = json.dumps(record, ensure_ascii=False)
+                text = json_text.dumps(record, ensure_ascii=False)
             if clean_text(text) is not text:  # a lone surrogate in some value: as \udcxx text, as in Text
-                text = json.dumps(_cleaned(json.loads(text)), ensure_ascii=False)
+                text = json_text.dumps(_cleaned(json_text.loads(text)), ensure_ascii=False)
             return text + "\n"
         # Every line carries the prefix, so each one can be traced to its invoke.
         prefix = "[%s]\t%s\t%s\t" % (name, _timestamp(now), request_id or "")

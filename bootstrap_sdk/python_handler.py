@@ -14,9 +14,9 @@ layer content", layer paths for each runtime:
 
 from __future__ import annotations
 
-import os
 import sys
 
+from .environment import is_dir, join
 from .errors import (
     BUILT_IN_MODULE_CONFLICT,
     HANDLER_NOT_CALLABLE,
@@ -58,9 +58,9 @@ def layer_paths(opt_root: str = "/opt") -> List[str]:
     Added as plain path entries: the runtime starts Python with ``-S``, so ``.pth`` files in
     them are not read.
     """
-    python = os.path.join(opt_root, "python")
-    site_packages = os.path.join(python, "lib", "python%d.%d" % sys.version_info[:2], "site-packages")
-    return [path for path in (site_packages, python) if os.path.isdir(path)]
+    python = join(opt_root, "python")
+    site_packages = join(python, "lib/python%d.%d/site-packages" % sys.version_info[:2])
+    return [path for path in (site_packages, python) if is_dir(path)]
 
 
 def load_handler(handler: str, task_root: Optional[str] = None, opt_root: str = "/opt") -> Callable[..., Any]:

@@ -10,7 +10,7 @@ which the entry posts to ``/runtime/init/error`` (docs/facts.md#the-runtime-api)
 (``BOOTSTRAP_SDK_EXEC_RECORD``) would otherwise be ignored in silence and change what the
 function does.
 
-Standard library only, and only ``os`` at that: this module is on the cold-start path.
+Standard library only, and not even ``os`` (see ``environment``): this module is on the cold-start path.
 """
 
 from __future__ import annotations
@@ -217,9 +217,9 @@ class Settings:
     @classmethod
     def from_environ(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
         if environ is None:
-            import os
+            from .environment import variables
 
-            environ = os.environ
+            environ = variables()
         return cls(environ)
 
     def problem(self) -> Optional[Tuple[str, str]]:

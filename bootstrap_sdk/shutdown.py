@@ -9,7 +9,7 @@ they were registered; once the budget (``BOOTSTRAP_SDK_SHUTDOWN_BUDGET_MS``, def
 
 from __future__ import annotations
 
-import os
+import posix
 import sys
 import time
 
@@ -71,7 +71,7 @@ def _exit_after_hooks(signum: int, frame: Any) -> None:
             pass
     # os._exit, not sys.exit: a SystemExit raised in the middle of a handler would be
     # reported as that handler's error instead of ending the process.
-    os._exit(0)
+    posix._exit(0)
 
 
 def install_sigterm_handler(handler: Callable[[int, Any], None] = _exit_after_hooks) -> None:

@@ -23,11 +23,6 @@ if TYPE_CHECKING:
 STREAM_LIMIT = 200 * 1024 * 1024
 
 
-def is_stream(result: Any) -> bool:
-    """Iterators and generators stream; lists, dicts, str and bytes do not."""
-    return hasattr(result, "__next__") and hasattr(result, "__iter__")
-
-
 def _as_bytes(item: Any) -> bytes:
     if isinstance(item, bytes):
         return item

@@ -8,8 +8,7 @@ in Lambda: docs/facts.md#the-execution-environment).
 
 from __future__ import annotations
 
-import os
-
+from ..environment import is_executable_file, is_file, join
 from ..errors import MALFORMED_HANDLER_NAME, NO_HANDLER, InitError
 
 TYPE_CHECKING = False
@@ -58,18 +57,24 @@ def resolve_program(name: str, task_root: str, path: str) -> Optional[str]:
 
     Relative to ``task_root`` first, then absolute, then (a bare name) on ``path``.
     """
-    if os.path.isabs(name):
-        return name if os.path.isfile(name) else None
-    candidate = os.path.join(task_root, name)
-    if os.path.isfile(candidate):
-        return os.path.abspath(candidate)
+    if name.startswith("/"):
+        return name if is_file(name) else None
+    candidate = join(task_root, name)
+    if is_file(candidate):
+        return _absolute(candidate)
     if "/" in name:
         return None
-    for directory in path.split(os.pathsep):
-        candidate = os.path.join(directory or ".", name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return os.path.abspath(candidate)
+    for directory in path.split(":"):
+        candidate = join(directory or ".", name)
+        if is_executable_file(candidate):
+            return _absolute(candidate)
     return None
+
+
+def _absolute(path: str) -> str:
+    import os  # a program was found: the adapter, which imports os anyway, follows
+
+    return os.path.abspath(path)
 
 
 def missing_interpreter(program: str) -> Optional[str]:
@@ -81,6 +86,8 @@ def missing_interpreter(program: str) -> Optional[str]:
     (``/lib64/ld-linux-x86-64.so.2``): provided.al2023 has it, a musl loader it has not, and
     run-lambda-local's sandbox (no OS userland) has none.
     """
+    import os
+
     try:
         with open(program, "rb") as handle:
             head = handle.read(4096)
@@ -123,5 +130,7 @@ def _elf_interpreter(handle: object, head: bytes) -> Optional[str]:
             if size > 4096:
                 return None
             handle.seek(offset)  # type: ignore[attr-defined]
+            import os
+
             return os.fsdecode(handle.read(size).split(b"\0", 1)[0])  # type: ignore[attr-defined]
     return None

@@ -21,11 +21,11 @@ A program that dies is restarted on the next invoke; the invoke in flight gets a
 from __future__ import annotations
 
 import binascii
-import json
 import os
 import select
 import time
 
+from .. import json_text
 from ..errors import FunctionError
 from . import child_process
 from .child_process import LineSplitter
@@ -42,16 +42,16 @@ def encode_request(request_id: str, body: bytes, context: Mapping[str, Any]) -> 
     envelope: Dict[str, Any] = {"id": request_id}
     envelope.update(context)
     try:
-        envelope["event"] = json.loads(body)
+        envelope["event"] = json_text.loads(body)
     except ValueError:
         envelope["event_base64"] = binascii.b2a_base64(body, newline=False).decode("ascii")
-    return json.dumps(envelope, separators=(",", ":")).encode("utf-8") + b"\n"
+    return json_text.dumps(envelope, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def decode_reply(line: bytes) -> Optional[Dict[str, Any]]:
     """The reply object, or None for a line that is not one (program chatter)."""
     try:
-        reply = json.loads(line)
+        reply = json_text.loads(line)
     except ValueError:
         return None
     return reply if isinstance(reply, dict) and "id" in reply else None
@@ -290,6 +290,6 @@ def reply_body(reply: Dict[str, Any]) -> Tuple[Optional[bytes], Optional[Tuple[s
         except (binascii.Error, TypeError) as exc:
             return None, ("Executable.ProtocolError", "response_base64 is not base64: %s" % exc)
     if "response" in reply:
-        return json.dumps(reply["response"]).encode("utf-8"), None
+        return json_text.dumps(reply["response"]).encode("utf-8"), None
     return None, ("Executable.ProtocolError", "reply has none of response, response_base64, error: %r"
                   % sorted(reply))

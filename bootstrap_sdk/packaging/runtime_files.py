@@ -18,7 +18,7 @@ RUNTIME_FILES = (
     # the runtime core
     "entry.py", "settings.py", "invoke_loop.py", "python_handler.py", "workers.py",
     "runtime_api.py", "http_connection.py", "extensions.py", "shutdown.py", "streaming.py",
-    "context.py", "payload.py", "errors.py", "logs.py",
+    "context.py", "payload.py", "json_text.py", "environment.py", "errors.py", "logs.py",
     # the executable adapter
     "adapter/__init__.py", "adapter/command.py", "adapter/executable.py", "adapter/persistent.py",
     "adapter/child_process.py", "adapter/workdir.py", "adapter/cobol_call.py",

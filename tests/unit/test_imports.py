@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Dict, List, Set
 
 import pytest
+from cold_start import COLD_START_RUNTIME, COLD_START_STDLIB, imported_modules
 
 PACKAGE = Path(__file__).resolve().parents[2] / "bootstrap_sdk"
 
 TIERS = [
-    ("foundation", ["settings", "errors", "logs", "http_connection"]),
+    ("foundation", ["settings", "environment", "json_text", "errors", "logs", "http_connection"]),
     ("invoke", ["context", "payload", "runtime_api", "streaming", "extensions", "shutdown"]),
     ("copybook", ["copybook"]),
     ("adapter", ["adapter"]),
@@ -109,12 +110,18 @@ def test_no_import_circle(graph):
             visit(name)
 
 
-def test_settings_needs_nothing_but_os():
-    """The settings module is on the cold-start path: stdlib ``os`` only."""
-    tree = ast.parse((PACKAGE / "settings.py").read_text())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    assert imported <= {"os", "typing", "__future__"}, imported
+def test_a_cold_start_imports_only_what_the_first_invoke_needs():
+    """A Python handler's cold start imports the entry, then the handler's loader, as a bootstrap does."""
+    started = imported_modules("pass")  # the interpreter's own
+    imported = imported_modules("import bootstrap_sdk.__main__, bootstrap_sdk.python_handler, "
+                                "bootstrap_sdk.adapter.command") - started
+    assert imported - COLD_START_STDLIB - COLD_START_RUNTIME == set(), "new on the cold-start path"
+    assert COLD_START_RUNTIME <= imported  # the list is the runtime's, not a guess
+
+
+def test_the_import_closure_check_sees_a_heavy_import():
+    """So that a green run of the check above means something."""
+    assert {"json", "re", "enum"} <= imported_modules("import json")
 
 
 def test_the_checker_sees_a_circle_and_an_upward_import(tmp_path):

@@ -10,7 +10,8 @@ import pytest
 
 from bootstrap_sdk import streaming
 from bootstrap_sdk.errors import FunctionError
-from bootstrap_sdk.streaming import ResponseStream, is_stream
+from bootstrap_sdk.payload import is_stream
+from bootstrap_sdk.streaming import ResponseStream
 
 
 def _generator() -> Iterator[str]:
