@@ -250,7 +250,8 @@ class HttpConnection:
     def _read_exact(self, size: int) -> bytes:
         while len(self._buf) < size:
             self._fill()
-        data = bytes(self._buf[:size])
+        with memoryview(self._buf) as view:  # one copy of a large body, not two
+            data = bytes(view[:size])
         del self._buf[:size]
         return data
 
