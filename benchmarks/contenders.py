@@ -36,6 +36,7 @@ from bootstrap_sdk.packaging.zipper import write_zip  # noqa: E402
 
 BENCH = ROOT / ".tools" / "bench"
 SHELL_PEER = ROOT / "benchmarks" / "peers" / "shell"
+PYTHON_PEER = ROOT / "benchmarks" / "peers" / "python" / "floor.py"
 ECHO = ROOT / "scripts" / "bench_functions" / "echo.py"
 PROGRAMS = ROOT / "tests" / "integration" / "programs"
 COBOL = ROOT / "examples" / "cobol"
@@ -454,6 +455,19 @@ def prepare_shell(work: Workspace) -> Ready:
                  "`_HANDLER=function.handler`, `LAMBDA_TASK_ROOT=benchmarks/peers/shell`" % curl)
 
 
+def prepare_python_floor(work: Workspace) -> Ready:
+    python = _need_python()
+    bootstrap = work.path / "python-floor"
+    bootstrap.write_text("#!%s -IS\n%s" % (python, PYTHON_PEER.read_text()))
+    bootstrap.chmod(0o755)
+    size = _zip_size(work, "python-floor", {"bootstrap": bootstrap})
+    return Ready("python floor", lambda: host_instance([str(bootstrap)], lambda_env("floor", PYTHON_PEER.parent),
+                                                       PYTHON_PEER.parent),
+                 False, size, "the bootstrap zipped (needs a Python, which provided.al2023 has not)",
+                 "`benchmarks/peers/python/floor.py` under `#!%s -IS`: the Go floor's loop on `_socket` and "
+                 "`posix` alone (no JSON, nothing imported): the interpreter's own price" % python)
+
+
 PREPARERS: Dict[str, Callable[[Workspace], Ready]] = {
     "bootstrap-sdk": prepare_ours,
     "bootstrap-sdk (layer)": prepare_layer,
@@ -463,6 +477,7 @@ PREPARERS: Dict[str, Callable[[Workspace], Ready]] = {
     "aws-lambda-go (RawMessage)": _go("lambda-raw", "aws-lambda-go (RawMessage)",
                                       "aws-lambda-go, `lambda.Start` with the event as `json.RawMessage`"),
     "go floor": _go("floor", "go floor", "a standard-library pass-through loop (no JSON): the least the RIE allows"),
+    "python floor": prepare_python_floor,
     "shell + curl": prepare_shell,
 }
 NAMES = list(PREPARERS)
