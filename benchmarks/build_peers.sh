@@ -12,7 +12,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/setup.sh
-source "$root/scripts/setup.sh"  # step, apt_install
+source "$root/scripts/setup.sh"  # step, apt_install, need_go
 
 awslambdaric_version="4.2.2"
 out="$root/.tools/bench"
@@ -48,16 +48,7 @@ go_ready() {
     && [ "$(cat "$go_stamp" 2>/dev/null)" = "$go_want" ]
 }
 build_go() {
-  if ! command -v go >/dev/null 2>&1; then
-    for candidate in /usr/local/go/bin /usr/lib/go/bin; do
-      if [ -x "$candidate/go" ]; then PATH="$candidate:$PATH"; fi
-    done
-  fi
-  if ! command -v go >/dev/null 2>&1; then
-    # Any Go will do: aws-lambda-go v1.55.1 needs Go >= 1.26, which GOTOOLCHAIN=auto fetches.
-    echo "no go on PATH: installing golang-go from Debian's packages"
-    apt_install golang-go
-  fi
+  need_go  # aws-lambda-go v1.55.1 needs Go >= 1.26, which GOTOOLCHAIN=auto fetches
   mkdir -p "$out/go"
   rm -f "$go_stamp"
   cd "$peers/go"

@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/setup.sh
-source "$root/scripts/setup.sh"  # step, apt_install
+source "$root/scripts/setup.sh"  # step, need_go
 
 version="v0.0.0-20261030222936-bef5c4ba774d"
 module="github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"
@@ -17,16 +17,7 @@ rie_ready() {
   [ -x "$bin/aws-lambda-rie" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$version" ]
 }
 install_rie() {
-  if ! command -v go >/dev/null 2>&1; then
-    for candidate in /usr/local/go/bin /usr/lib/go/bin; do
-      if [ -x "$candidate/go" ]; then PATH="$candidate:$PATH"; fi
-    done
-  fi
-  if ! command -v go >/dev/null 2>&1; then
-    # Any Go will do: the RIE needs Go >= 1.25, which GOTOOLCHAIN=auto fetches.
-    echo "no go on PATH: installing golang-go from Debian's packages"
-    apt_install golang-go
-  fi
+  need_go  # the RIE needs Go >= 1.25, which GOTOOLCHAIN=auto fetches
   mkdir -p "$bin"
   GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" GOFLAGS="${GOFLAGS:--buildvcs=false}" CGO_ENABLED=0 GOBIN="$bin" \
     go install "$module@$version"

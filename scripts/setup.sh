@@ -60,7 +60,21 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y "$@"
 }
 
-# Sourced by install-rie.sh or install-sam.sh: the helpers only.
+# need_go: a Go on PATH: the one there, one in a usual place, else Debian's golang-go
+# (any Go will do: GOTOOLCHAIN=auto fetches the version a module asks for).
+need_go() {
+  if ! command -v go >/dev/null 2>&1; then
+    for candidate in /usr/local/go/bin /usr/lib/go/bin; do
+      if [ -x "$candidate/go" ]; then PATH="$candidate:$PATH"; fi
+    done
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    echo "no go on PATH: installing golang-go from Debian's packages"
+    apt_install golang-go
+  fi
+}
+
+# Sourced by install-rie.sh, install-sam.sh or benchmarks/build_peers.sh: the helpers only.
 if [ "${BASH_SOURCE[0]}" != "$0" ]; then
   return 0
 fi
