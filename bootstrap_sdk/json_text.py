@@ -48,8 +48,10 @@ def loads(data: Union[bytes, str]) -> Any:
             value, end = _scan(text, start)
             if end == len(text) or len(text.rstrip(_SPACE)) <= end:
                 return value
-        except (ValueError, StopIteration, RecursionError):
-            pass  # json says what is wrong, in its own words
+        except (ValueError, StopIteration, RecursionError, SystemError):
+            # json says what is wrong, in its own words. (SystemError: until json.decoder is
+            # imported, the C scanner cannot build its JSONDecodeError and fails bare.)
+            pass
     import json
 
     return json.loads(data)

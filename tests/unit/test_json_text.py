@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, Tuple
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bootstrap_sdk import json_text
+
+REPO = Path(__file__).resolve().parents[2]
 
 # A noisy 2-core machine: a fixed budget, the same examples every run, no deadline, no database.
 BUDGET = settings(max_examples=300, deadline=None, derandomize=True, database=None)
@@ -68,6 +73,21 @@ def test_the_inputs_json_treats_specially():
     for data in cases:
         assert same(outcome(json_text.loads, data), outcome(json.loads, data)), data
     assert math.isnan(json_text.loads(b"NaN"))
+
+
+def test_errors_read_as_json_s_in_a_process_that_never_imported_json():
+    """The runtime's case: _json's scanner builds its errors from json.decoder, absent there."""
+    code = ("import sys; sys.path[:0] = [%r]; from bootstrap_sdk import json_text\n"
+            "assert 'json' not in sys.modules\n"
+            "for data in (b'{not json', b'[1,', b'\"\\\\x\"', b'', b'1 2'):\n"
+            "    try: json_text.loads(data)\n"
+            "    except Exception as exc: print(type(exc).__name__, exc)\n" % str(REPO))
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    expected = []
+    for data in (b"{not json", b"[1,", b'"\\x"', b"", b"1 2"):
+        kind, message = outcome(json.loads, data)
+        expected.append("%s %s" % (kind, message))
+    assert done.stdout.splitlines() == expected
 
 
 def test_a_cycle_is_named_as_json_names_it():
