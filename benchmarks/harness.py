@@ -44,6 +44,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import contenders as c  # noqa: E402
+import interpreter_start  # noqa: E402
 from bootstrap_sdk.local.rie import RieNotFound, find_rie  # noqa: E402
 
 ROOT = c.ROOT
@@ -513,6 +514,8 @@ def arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "RESULTS.md",
                         help="the markdown report to write (default benchmarks/RESULTS.md)")
     parser.add_argument("--skip-adapter", action="store_true", help="leave out the executable adapter's table")
+    parser.add_argument("--skip-interpreter", action="store_true",
+                        help="leave out the table of the layer's interpreter start options")
     return parser
 
 
@@ -570,6 +573,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                 except c.NotRunnable as exc:
                     floor_missing = str(exc)
             adapted = adapter(work, sent["100 B"], args.invokes, floor, floor_missing)
+        starting: List[str] = []
+        if not args.skip_interpreter and not only:  # a run of some contenders only leaves it out
+            if os.geteuid() == 0:
+                log("interpreter start options: %d starts a way" % (2 * args.starts))
+                starting = interpreter_start.measure(2 * args.starts)
+            else:
+                starting = ["Not run: not root (it runs the bundled interpreter in a chroot, as uid 993)."]
     load_after = os.getloadavg()
     header = ["# Runtime benchmark", "",
               "Written by `benchmarks/harness.py` on %s UTC (took %.0f s)." % (
@@ -580,6 +590,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                % (load_before + load_after),
                "- Command: `%s`" % command_line]
     text = report(args, header, names, ready, not_run, cold, found, adapted, sent, counts)
+    if starting:
+        text += "\n".join(["", "## Starting the layer's interpreter", "",
+                            "`benchmarks/interpreter_start.py`: the layer's bundled interpreter in a chroot of the laid-out "
+                            "layer, as uid 993, spawn to exit; the layer ships the stdlib as a directory of .pyc.", ""]
+                           + starting) + "\n"
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     print(text)

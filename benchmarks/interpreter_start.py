@@ -14,7 +14,7 @@ own, and times the bundled interpreter from spawn to exit inside that root (chro
   bootstrap imports for a Python handler).
 
 Prints a table (median and minimum over --runs, default 60) and the noise to read it
-with. Needs root (chroot).
+with; benchmarks/harness.py puts the same table in RESULTS.md. Needs root (chroot).
 """
 
 from __future__ import annotations
@@ -84,13 +84,8 @@ def run_once(root: Path, argv: List[str]) -> float:
     return time.perf_counter() - start
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=60, help="starts per way (default 60)")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        print("interpreter_start: needs root (chroot)", file=sys.stderr)
-        return 2
+def measure(runs: int) -> List[str]:
+    """The table (markdown lines) of every way, interleaved, ``runs`` starts each."""
     with tempfile.TemporaryDirectory(prefix="interpreter-start-") as tmp:
         work = Path(tmp)
         roots = {"directory of .pyc": build_root(work)}
@@ -108,17 +103,28 @@ def main() -> int:
         for way, argv in ways.items():  # one start each first: nothing is timed cold from disk
             run_once(roots[way[0]], argv)
         keys = list(ways)
-        for turn in range(args.runs):
+        for turn in range(runs):
             for way in keys[turn % len(keys):] + keys[:turn % len(keys)]:
                 times[way].append(run_once(roots[way[0]], ways[way]))
-    print("| stdlib | frozen_modules | what | median ms | min ms |")
-    print("|---|---|---|---|---|")
+    lines = ["| stdlib | frozen_modules | what | median ms | min ms |", "|---|---|---|---|---|"]
     for (stdlib, frozen, what), values in times.items():
-        print("| %s | %s | %s | %.2f | %.2f |" % (stdlib, frozen, what, statistics.median(values) * 1000,
-                                                min(values) * 1000))
+        lines.append("| %s | %s | %s | %.2f | %.2f |" % (stdlib, frozen, what, statistics.median(values) * 1000,
+                                                          min(values) * 1000))
     spread = statistics.median(statistics.pstdev(values) * 1000 for values in times.values())
-    print("\nTypical standard deviation of one start here: %.2f ms; a difference of medians smaller than"
-          " that is noise." % spread)
+    lines += ["", "Each start is spawned from a forked Python and timed to its exit (%d starts a way, interleaved); "
+              "the typical standard deviation of one start is %.2f ms: a difference of medians smaller than that is "
+              "noise." % (runs, spread)]
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=60, help="starts per way (default 60)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("interpreter_start: needs root (chroot)", file=sys.stderr)
+        return 2
+    print("\n".join(measure(args.runs)))
     return 0
 
 
