@@ -110,6 +110,20 @@ def test_exception_gives_error_json_and_the_next_invoke_works(start_runtime):
     assert runtime.invoke(b"not json").json()["errorType"] == "Runtime.UnmarshalError"
 
 
+def test_a_malformed_event_reads_as_json_s_error_in_a_runtime_that_never_imported_json(start_runtime):
+    """_json's scanner words its errors with json.decoder, which the runtime does not import:
+    the first malformed event of a fresh runtime must still say what json says."""
+    for event in (b'{"employee": 7,}', b'[1, 2', b'{"name": "\\q"}'):
+        runtime = start_runtime("modules.handler")
+        try:
+            json.loads(event)
+        except ValueError as exc:
+            expected = "Unable to unmarshal input: %s" % exc
+        error = runtime.invoke(event).json()
+        assert error["errorType"] == "Runtime.UnmarshalError", error
+        assert error["errorMessage"] == expected
+
+
 def test_sys_exit_in_a_handler_is_an_error_not_the_end(start_runtime):
     runtime = start_runtime("behaviours.exit_now")
     error = runtime.invoke(b'{"code": 4}').json()
