@@ -388,7 +388,7 @@ def prepare_ours(work: Workspace) -> Ready:
     return Ready("bootstrap-sdk", lambda: host_instance([str(bootstrap)], lambda_env("echo.handler", task), task),
                  True, size, note + " (the same package as the layer row)",
                  "bootstrap from `write_bootstrap(python=%r, sys_path=[repo root])`: `#!%s -IS`, then "
-                 "`bootstrap_sdk.__main__.main()`; bootstrap_sdk's and echo.py's .pyc compiled beforehand "
+                 "`bootstrap_sdk.entry.run()`; bootstrap_sdk's and echo.py's .pyc compiled beforehand "
                  "(`%s -m compileall`); `_HANDLER=echo.handler`, `LAMBDA_TASK_ROOT` a temporary copy of "
                  "scripts/bench_functions/echo.py" % (python, python, python))
 

@@ -40,7 +40,7 @@ PYTHON = os.environ.get("BENCH_PYTHON", "/usr/bin/python3.11")
 CHROOT = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin") or "/usr/sbin/chroot"
 PREFIX = "/opt/bootstrap-sdk/python"
 IMPORTS = ("import sys; sys.path[:0] = ['/opt/bootstrap-sdk/sdk']; "
-           "import bootstrap_sdk.__main__, bootstrap_sdk.python_handler, bootstrap_sdk.adapter.command")
+           "import bootstrap_sdk.entry, bootstrap_sdk.python_handler, bootstrap_sdk.adapter.command")
 
 
 def build_root(work: Path) -> Path:

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 COLD_START_STDLIB = {"__future__", "_json", "_socket", "_stat", "gc"}
 COLD_START_RUNTIME = {"bootstrap_sdk"} | {"bootstrap_sdk." + name for name in (
-    "__main__", "entry", "settings", "environment", "json_text", "logs", "errors", "http_connection",
+    "entry", "settings", "environment", "json_text", "logs", "errors", "http_connection",
     "runtime_api", "context", "payload", "shutdown", "invoke_loop", "python_handler", "adapter",
     "adapter.command")}
 

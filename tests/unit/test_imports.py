@@ -113,7 +113,7 @@ def test_no_import_circle(graph):
 def test_a_cold_start_imports_only_what_the_first_invoke_needs():
     """A Python handler's cold start imports the entry, then the handler's loader, as a bootstrap does."""
     started = imported_modules("pass")  # the interpreter's own
-    imported = imported_modules("import bootstrap_sdk.__main__, bootstrap_sdk.python_handler, "
+    imported = imported_modules("import bootstrap_sdk.entry, bootstrap_sdk.python_handler, "
                                 "bootstrap_sdk.adapter.command") - started
     assert imported - COLD_START_STDLIB - COLD_START_RUNTIME == set(), "new on the cold-start path"
     assert COLD_START_RUNTIME <= imported  # the list is the runtime's, not a guess
