@@ -18,6 +18,7 @@ from .elf import GLIBC_SONAMES, MACHINES, SYSTEM_LOADERS, ElfInfo, is_elf, read_
 from .zipper import LinkEscape, LinkLoop, resolve_inside, special_file_problem
 
 UNZIPPED_LIMIT = 262_144_000   # function + all layers, unzipped (250 MB)
+IMAGE_LIMIT = 10_737_418_240   # a container image, all its layers uncompressed (10 GB)
 DIRECT_UPLOAD_LIMIT = 52_428_800  # zipped, for a direct upload (50 MB); above: through S3
 MAX_LAYERS = 5
 ENVIRONMENT_LIMIT = 4096          # a function's own environment variables, names and values together
@@ -95,7 +96,7 @@ def bundled_elf_files(root: Path, mount: str = "/opt") -> List[str]:
 
 def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str] = (),
                needs_bootstrap: bool = True, other_bytes: int = 0, mount: str = "/opt",
-               exclude: Iterable[str] = ()) -> Findings:
+               exclude: Iterable[str] = (), size_limit: Optional[int] = UNZIPPED_LIMIT) -> Findings:
     """Check a staged tree: paths, symlinks, modes, ELF machines and glibc, scripts'
     interpreters, bootstrap, size. ``mount`` is where Lambda puts the tree (/opt for a
     layer, /var/task for function code).
@@ -103,7 +104,8 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
     ``self_contained`` lists the layer paths of ELF files that use the layer's own loader
     and glibc; every other dynamic ELF file runs on the target's glibc and is checked
     against its version (2.34 for provided.al2023, 2.26 for provided.al2). ``exclude``
-    names files (relative to root) that will not be zipped.
+    names files (relative to root) that will not be zipped. ``size_limit`` None: an image's
+    tree, which the image's own 10 GB limit covers.
     """
     findings = Findings()
     left_out = set(exclude)
@@ -163,9 +165,9 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
     if needs_bootstrap:
         _check_bootstrap(root, findings)
     total = findings.unzipped_bytes + other_bytes
-    if total > UNZIPPED_LIMIT:
+    if size_limit is not None and total > size_limit:
         findings.errors.append("unzipped size %s exceeds Lambda's %s limit for a function and all its layers"
-                               % (megabytes(total), megabytes(UNZIPPED_LIMIT)))
+                               % (megabytes(total), megabytes(size_limit)))
     return findings
 
 

@@ -15,9 +15,11 @@ from .manifest import function_manifest, manifest_path_for, sha256_of, write_man
 from .options import Progress, host_arch
 
 
-def check_function(source: Path, runtime: str, arch: str, exclude: Iterable[str] = ()) -> checks.Findings:
+def check_function(source: Path, runtime: str, arch: str, exclude: Iterable[str] = (),
+                   size_limit: Optional[int] = checks.UNZIPPED_LIMIT) -> checks.Findings:
     """Check a function-code directory with the layer's rules (bootstrap optional)."""
-    return checks.check_tree(source, arch, runtime, needs_bootstrap=False, mount="/var/task", exclude=exclude)
+    return checks.check_tree(source, arch, runtime, needs_bootstrap=False, mount="/var/task", exclude=exclude,
+                             size_limit=size_limit)
 
 
 HANDLER_LIMIT = 128  # characters of Lambda's Handler setting, which may hold no white space

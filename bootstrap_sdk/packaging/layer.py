@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import List
+from typing import Iterator, List, Optional, Tuple
 
 from . import checks, elf, stage as staging, zipper
 from .bundle import bundle_libraries
@@ -24,6 +25,19 @@ from .patch import patch_stage
 
 
 def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -> LayerResult:
+    with staged_runtime(options, progress) as (stage, findings, warnings):
+        findings.raise_if_failed()
+        return _zip_and_describe(stage, options, findings, warnings, progress)
+
+
+@contextmanager
+def staged_runtime(options: LayerOptions, progress: Progress,
+                   size_limit: Optional[int] = checks.UNZIPPED_LIMIT) -> Iterator[Tuple[staging.Stage, checks.Findings,
+                                                                              List[str]]]:
+    """The layer's tree, staged, bundled, patched and checked, in a temporary directory
+    that lives as long as the ``with``. ``findings`` holds every problem, for the caller to
+    raise with its own: the layer zips the tree, the image builder (``image.py``) puts it
+    at /opt in an image layer."""
     warnings = staging.validate(options)
     interpreter = staging.choose_interpreter(options, progress)
     with tempfile.TemporaryDirectory(prefix="make-runtime-layer-") as tmp:
@@ -37,10 +51,10 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
         self_contained = patch_stage(stage, options.system_libc, elf.LOADERS[options.arch], progress)
         staging.add_bootstrap(stage, options)
         progress("checking: paths, modes, symlinks, architecture, glibc, bootstrap, size")
-        findings = checks.check_tree(stage.root, options.arch, options.runtime, self_contained)
+        findings = checks.check_tree(stage.root, options.arch, options.runtime, self_contained,
+                                     size_limit=size_limit)
         findings.errors[:0] = problems  # every problem at once, the closure's first
-        findings.raise_if_failed()
-        return _zip_and_describe(stage, options, findings, warnings, progress)
+        yield stage, findings, warnings
 
 
 def _zip_and_describe(stage: staging.Stage, options: LayerOptions, findings: checks.Findings,
