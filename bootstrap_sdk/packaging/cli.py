@@ -1,4 +1,4 @@
-"""``make-runtime-layer`` and ``make-function-zip``: the packaging commands.
+"""``make-runtime-layer``, ``make-function-zip`` and ``make-runtime-image``: the packaging commands.
 
 Exit codes: 0 built; 2 bad command line; 3 an input failed a check (every problem is
 listed, an unusable --python among them), an input cannot be read or the output cannot be
@@ -18,9 +18,11 @@ from typing import List, Optional
 
 from . import checks
 from .checks import BuildError
+from .docker_context import write_docker_context
 from .function_zip import build_function_zip
+from .image import build_image
 from .layer import build_layer
-from .options import LayerOptions, host_arch, include_pairs
+from .options import ImageOptions, LayerOptions, host_arch, include_pairs
 from .patch import PatchError
 from .python_bundle import InterpreterError
 
@@ -71,8 +73,21 @@ def layer_parser() -> argparse.ArgumentParser:
         description="Build a self-contained AWS Lambda layer whose /opt/bootstrap runs the bootstrap-sdk "
                     "runtime (and your executables) on any provided.al2023 or provided.al2 host.")
     parser.add_argument("-o", "--output", type=Path, required=True, help="the layer zip to write")
+    runtime_arguments(parser)
+    parser.add_argument("--name", default="bootstrap-sdk-runtime", help="layer name (default %(default)s)")
+    parser.add_argument("--description", default="Python custom runtime built with bootstrap-sdk",
+                        help="layer description")
+    parser.add_argument("--license", default="", help="license info, e.g. an SPDX identifier")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout (for CI)")
+    return parser
+
+
+def runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that say what the runtime's tree holds: a layer's and an image's alike."""
     parser.add_argument("--runtime", default="provided.al2023", choices=sorted(checks.RUNTIMES),
-                        help="target runtime (default provided.al2023; provided.al2 is past end of life)")
+                        help="target runtime: its glibc is what programs are checked against (default "
+                             "provided.al2023; provided.al2 is past end of life)")
     parser.add_argument("--arch", default=host_arch(), choices=["x86_64", "arm64"],
                         help="target architecture (default: this machine's, %(default)s); any ELF file "
                              "built for another is refused")
@@ -103,13 +118,6 @@ def layer_parser() -> argparse.ArgumentParser:
                         help="do not bundle glibc: programs use the target's, and must not need a newer one")
     parser.add_argument("--bootstrap", type=Path, metavar="FILE",
                         help="your own bootstrap instead of the generated one")
-    parser.add_argument("--name", default="bootstrap-sdk-runtime", help="layer name (default %(default)s)")
-    parser.add_argument("--description", default="Python custom runtime built with bootstrap-sdk",
-                        help="layer description")
-    parser.add_argument("--license", default="", help="license info, e.g. an SPDX identifier")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    parser.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout (for CI)")
-    return parser
 
 
 def _fail(code: int, problems: List[str], prog: str = "make-runtime-layer") -> int:
@@ -140,18 +148,22 @@ def _io_problem(exc: OSError) -> str:
     return "%s: %s" % (exc.filename or "a file of the build", exc.strerror or exc)
 
 
+def layer_options(args: argparse.Namespace, output: Path) -> LayerOptions:
+    """The runtime's tree as ``runtime_arguments`` described it."""
+    return LayerOptions(
+        output=output, runtime=args.runtime, arch=args.arch, executables=args.executable,
+        includes=include_pairs(args.include), library_paths=args.library_path, python=args.python,
+        stdlib=args.stdlib, stdlib_modules=args.stdlib_module, system_libc=args.system_libc,
+        stub_libraries=args.stub_library, call_host=args.call_host, bootstrap=args.bootstrap,
+        **({"name": args.name, "description": args.description, "license": args.license} if "name" in args else {}))
+
+
 def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
     args = layer_parser().parse_args(argv)
     unwritable = output_problem(args.output)
     if unwritable:
         return _fail(EXIT_CHECK, [unwritable])
-    options = LayerOptions(
-        output=args.output, runtime=args.runtime, arch=args.arch, executables=args.executable,
-        includes=include_pairs(args.include), library_paths=args.library_path, python=args.python,
-        stdlib=args.stdlib, stdlib_modules=args.stdlib_module, system_libc=args.system_libc,
-        stub_libraries=args.stub_library,
-        call_host=args.call_host,
-        bootstrap=args.bootstrap, name=args.name, description=args.description, license=args.license)
+    options = layer_options(args, args.output)
     try:
         result = build_layer(options, _progress(args.quiet))
     except BuildError as exc:
@@ -227,4 +239,120 @@ def make_function_zip(argv: Optional[List[str]] = None) -> int:
         print("%s: warning: %s" % (prog, warning), file=sys.stderr)
     if args.json:
         print(json.dumps(manifest, indent=2))
+    return 0
+
+
+IMAGE_EPILOG = """\
+The image holds the runtime exactly as make-runtime-layer lays it out in /opt (the same
+interpreter, SDK, programs and private glibc, the same checks), the function's code in
+/var/task and, with --with-rie, the Runtime Interface Emulator at
+/usr/local/bin/aws-lambda-rie. Its layers, bottom to top: the --base's (kept as they are),
+the runtime, the RIE, the function: a code change leaves the runtime's layer, and its
+digest, alone. Config: Entrypoint /opt/bootstrap, Cmd the --handler, WorkingDir /var/task,
+Env with Lambda's PATH, LD_LIBRARY_PATH and LAMBDA_TASK_ROOT (over the base's), and the
+architecture of --arch. Lambda gives the Cmd to the entrypoint as its argument, which the
+runtime takes as _HANDLER; started where AWS_LAMBDA_RUNTIME_API is unset (docker run), it
+starts the RIE from the image if there is one, as AWS's base images do.
+
+Checks before anything is written (exit 3, every problem listed): those of
+make-runtime-layer and make-function-zip (paths, symlinks, world-readable files, ELF
+files built for --arch), the base (one image manifest, never an index; every blob matching
+its digest; tar layers; the same architecture), the entrypoint an executable file of the
+image, at most 10 GB uncompressed in all.
+
+Output: an oci-archive tar (or, with --layout, an OCI image layout directory) holding one
+OCI image manifest, reproducible: the same inputs give the same digests (sorted tar
+entries, owner 0:0, explicit modes, SOURCE_DATE_EPOCH or 1980-01-01, gzip without name or
+time). NAME.manifest.json beside it has the digests, sizes, the commands to push it with
+skopeo (no daemon) and to create or update the function, and CloudFormation/SAM.
+--docker-context writes a Docker build context instead (Dockerfile, opt/, task/, tmp/),
+for teams that build with Docker: FROM scratch, or FROM AWS's provided:al2023 base.
+
+examples:
+  make-runtime-image -o build/app.tar --function app/ --handler app.handler
+  make-runtime-image -o build/payroll.tar --executable /usr/bin/cobcrun --function build/cobol/function \\
+      --handler PAYROLL --with-rie .tools/bin/aws-lambda-rie
+  make-runtime-image -o build/app.tar --base provided-al2023.tar --function app/ --handler app.handler
+  make-runtime-image --docker-context build/context --docker-base provided --function app/ --handler app.handler
+"""
+
+
+def image_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="make-runtime-image", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=IMAGE_EPILOG,
+        description="Build a Lambda function's container image (OCI, one architecture) whose entrypoint runs the "
+                    "bootstrap-sdk runtime, without a Docker daemon.")
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("-o", "--output", type=Path, help="the oci-archive to write (with --layout: the directory)")
+    target.add_argument("--docker-context", type=Path, metavar="DIR",
+                        help="write a Docker build context into DIR (new or empty) instead of an image")
+    parser.add_argument("--function", type=Path, metavar="DIR|ZIP",
+                        help="the function's code, for /var/task: a directory or a zip from make-function-zip")
+    parser.add_argument("--handler", metavar="H", help="the image's Cmd, which the runtime takes as _HANDLER: "
+                                                       "MODULE.FUNCTION or a program (checked against --function)")
+    parser.add_argument("--base", type=Path, metavar="ARCHIVE|DIR",
+                        help="a base image, as an oci-archive or OCI layout of one architecture (e.g. skopeo copy "
+                             "docker://public.ecr.aws/lambda/provided:al2023 oci-archive:base.tar); its layers and "
+                             "config are kept under the new ones (default: from scratch)")
+    parser.add_argument("--entrypoint", default="/opt/bootstrap", metavar="PATH",
+                        help="the image's entrypoint (default %(default)s, the runtime's bootstrap)")
+    parser.add_argument("--with-rie", type=Path, metavar="PATH", dest="rie",
+                        help="add this RIE binary at /usr/local/bin/aws-lambda-rie, so that `docker run -p "
+                             "9000:8080 IMAGE` serves invokes as AWS's base images do")
+    parser.add_argument("--layout", action="store_true", help="write an OCI image layout directory, not a tar")
+    parser.add_argument("--tag", default="latest", help="the image's tag in the archive and the push command "
+                                                        "(default %(default)s)")
+    parser.add_argument("--docker-base", choices=["scratch", "provided"], default="scratch",
+                        help="with --docker-context: FROM scratch over the self-contained tree (default), or FROM "
+                             "public.ecr.aws/lambda/provided:al2023 with the bootstrap at /var/runtime/bootstrap")
+    runtime_arguments(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout (for CI)")
+    return parser
+
+
+def make_runtime_image(argv: Optional[List[str]] = None) -> int:
+    args = image_parser().parse_args(argv)
+    prog = "make-runtime-image"
+    if args.docker_context is not None:
+        return _docker_context(args, prog)
+    unwritable = output_problem(args.output)
+    if unwritable:
+        return _fail(EXIT_CHECK, [unwritable.replace("the zip's file name", "the archive's file name")], prog)
+    options = ImageOptions(output=args.output, layer=layer_options(args, args.output), function=args.function,
+                           handler=args.handler, base=args.base, entrypoint=args.entrypoint, rie=args.rie,
+                           layout=args.layout, tag=args.tag)
+    try:
+        result = build_image(options, _progress(args.quiet))
+    except BuildError as exc:
+        return _fail(EXIT_CHECK, exc.problems, prog)
+    except (InterpreterError, PatchError) as exc:
+        return _fail(EXIT_TOOL, [str(exc)], prog)
+    except OSError as exc:
+        return _fail(EXIT_CHECK, [_io_problem(exc)], prog)
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, ["interrupted (Ctrl-C): no image was finished"], prog)
+    for warning in result.warnings:
+        print("%s: warning: %s" % (prog, warning), file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.manifest, indent=2))
+    elif not args.quiet:
+        print("%s\nmanifest %s\npush with:\n  %s" % (result.output, result.manifest["manifest_digest"],
+                                                  result.manifest["push_command"]))
+    return 0
+
+
+def _docker_context(args: argparse.Namespace, prog: str) -> int:
+    try:
+        written = write_docker_context(args.docker_context, layer_options(args, args.docker_context / "unused.zip"),
+                                       args.function, args.handler, args.docker_base, _progress(args.quiet))
+    except BuildError as exc:
+        return _fail(EXIT_CHECK, exc.problems, prog)
+    except (InterpreterError, PatchError) as exc:
+        return _fail(EXIT_TOOL, [str(exc)], prog)
+    except OSError as exc:
+        return _fail(EXIT_CHECK, [_io_problem(exc)], prog)
+    if not args.quiet:
+        print("%s\nbuild with:\n  docker build --platform linux/%s -t IMAGE %s" % (
+            written, "amd64" if args.arch == "x86_64" else "arm64", args.docker_context))
     return 0

@@ -18,10 +18,13 @@ import json
 import re
 import shlex
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence
 
 from .checks import DIRECT_UPLOAD_LIMIT
-from .options import host_arch
+from .options import ImageOptions, host_arch
+
+if TYPE_CHECKING:
+    from .oci import Blob
 
 Template = Dict[str, object]
 
@@ -34,6 +37,10 @@ VARIABLES = {
     "LAYER_VERSION": "the version number publish-layer-version printed",
     "ACCOUNT_ID": "the 12-digit ID of the account to share the layer with",
     "FUNCTION_NAME": "the name of your function",
+    "AWS_ACCOUNT_ID": "the 12-digit ID of the account whose ECR repository receives the image",
+    "AWS_REGION": "the AWS Region of that repository and of the function",
+    "ECR_REPOSITORY": "the name of the ECR repository",
+    "ROLE_ARN": "the ARN of the function execution role",
 }
 
 
@@ -268,5 +275,103 @@ def function_manifest(zip_path: Path, sha256: str, zipped: int, unzipped: int, f
         "command_variables": {k: VARIABLES[k] for k in ("S3_BUCKET", "FUNCTION_NAME")},
     }
     manifest.update(_function_templates(zip_path, runtime, architecture or host_arch()))
+    manifest["warnings"] = warnings
+    return manifest
+
+
+# -- images -----------------------------------------------------------------------------
+
+def _image_templates(name: str, repository_uri: str, command: List[str], entrypoint: str,
+                     architecture: str) -> Dict[str, str]:
+    """CloudFormation and SAM for a function from this image, pinned to its digest."""
+    parameters: Template = {
+        "Repository": {"Type": "String", "MinLength": 2, "MaxLength": 256,
+                       "Description": "The ECR repository the image was pushed to (the manifest's push_command)"},
+        "MemorySize": {"Type": "Number", "Default": 256, "MinValue": 128, "MaxValue": 10240},
+        "Timeout": {"Type": "Number", "Default": 30, "MinValue": 1, "MaxValue": 900}}
+    logical = logical_id(name, "Function", parameters)
+    image_uri = {"Fn::Sub": repository_uri}
+    image_config: Template = {"EntryPoint": [entrypoint], "WorkingDirectory": "/var/task"}
+    if command:
+        image_config["Command"] = command
+    properties: Template = {"PackageType": "Image", "Architectures": [architecture], "ImageConfig": image_config,
+                            "MemorySize": {"Ref": "MemorySize"}, "Timeout": {"Ref": "Timeout"}}
+    outputs = {"FunctionName": {"Value": {"Ref": logical}},
+               "FunctionArn": {"Value": {"Fn::GetAtt": [logical, "Arn"]}}}
+    role = {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "ManagedPolicyArns": [{"Fn::Sub": BASIC_EXECUTION_POLICY}]}}
+    cloudformation: Template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "A Lambda function from a container image built by make-runtime-image (image functions "
+                       "take no layers)",
+        "Parameters": parameters,
+        "Resources": {logical + "Role": role, logical: {"Type": "AWS::Lambda::Function", "Properties": dict(
+            properties, Code={"ImageUri": image_uri}, Role={"Fn::GetAtt": [logical + "Role", "Arn"]})}},
+        "Outputs": outputs}
+    sam: Template = {
+        "AWSTemplateFormatVersion": "2010-09-09", "Transform": SAM_TRANSFORM,
+        "Description": "A Lambda function from a container image built by make-runtime-image",
+        "Parameters": parameters,
+        "Resources": {logical: {"Type": "AWS::Serverless::Function", "Properties": dict(
+            properties, ImageUri=image_uri)}},
+        "Outputs": outputs}
+    return {"cloudformation": _render(cloudformation, "Push the image first (push_command), then: aws cloudformation "
+                                      "deploy --template-file FILE --stack-name NAME --capabilities CAPABILITY_IAM "
+                                      "--parameter-overrides Repository=REPOSITORY"),
+            "sam": _render(sam, "Push the image first (push_command), then: sam deploy --template-file FILE "
+                                "--stack-name NAME --capabilities CAPABILITY_IAM --parameter-overrides "
+                                "Repository=REPOSITORY")}
+
+
+def image_manifest(*, options: ImageOptions, manifest_digest: str, manifest_size: int, config_digest: str,
+                   layers: Sequence["Blob"], base: Optional[str], base_layers: int,
+                   warnings: List[str]) -> Dict[str, object]:
+    """What make-runtime-image built, and how to push and deploy it without a daemon."""
+    output = options.output
+    source = "oci:%s:%s" % (output, options.tag) if options.layout else "oci-archive:%s:%s" % (output, options.tag)
+    registry = _variable("AWS_ACCOUNT_ID", after=".dkr.ecr.") + _variable("AWS_REGION", after=".amazonaws.com")
+    repository = _Shell(registry + "/" + _variable("ECR_REPOSITORY"))
+    pinned = _Shell(repository + "@" + manifest_digest)
+    arch = options.layer.arch
+    command = [options.handler] if options.handler else []
+    kinds = ["base"] * base_layers + ["runtime"] + (["rie"] if options.rie else []) + (
+        ["function"] if options.function else [])
+    manifest: Dict[str, object] = {
+        "kind": "image",
+        "output": str(output),
+        "format": "oci" if options.layout else "oci-archive",
+        "tag": options.tag,
+        "architecture": arch,
+        "manifest_media_type": "application/vnd.oci.image.manifest.v1+json",
+        "manifest_digest": manifest_digest,
+        "manifest_bytes": manifest_size,
+        "config_digest": config_digest,
+        "layers": [{"kind": kind, "digest": layer.digest, "size": layer.size, "diff_id": layer.diff_id,
+                    "unpacked_size": layer.unpacked_size} for kind, layer in zip(kinds, layers)],
+        "compressed_bytes": sum(layer.size for layer in layers),
+        "uncompressed_bytes": sum(layer.unpacked_size for layer in layers),
+        "base": base,
+        "entrypoint": [options.entrypoint],
+        "cmd": command,
+        "working_dir": "/var/task",
+        "login_command": "aws ecr get-login-password --region %s | skopeo login --username AWS --password-stdin %s"
+                         % (_variable("AWS_REGION"), registry),
+        "push_command": _command("skopeo", "copy", "--preserve-digests", source,
+                                 _Shell('docker://' + repository + ":" + shlex.quote(options.tag))),
+        "create_function_command": _command(
+            "aws", "lambda", "create-function", "--function-name", _variable("FUNCTION_NAME"), "--package-type",
+            "Image", "--code", _Shell("ImageUri=" + pinned), "--role", _variable("ROLE_ARN"), "--architectures",
+            arch, *(["--image-config", json.dumps({"Command": command}, separators=(",", ":"))] if command else [])),
+        "update_function_command": _command(
+            "aws", "lambda", "update-function-code", "--function-name", _variable("FUNCTION_NAME"), "--image-uri",
+            pinned),
+        "command_variables": {k: VARIABLES[k] for k in ("AWS_ACCOUNT_ID", "AWS_REGION", "ECR_REPOSITORY",
+                                                         "FUNCTION_NAME", "ROLE_ARN")},
+    }
+    uri = "${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/${Repository}@" + manifest_digest
+    manifest.update(_image_templates(output.name.split(".")[0] or "Function", uri, command, options.entrypoint,
+                                     arch))
     manifest["warnings"] = warnings
     return manifest

@@ -51,3 +51,27 @@ def include_pairs(values: Sequence[str]) -> List[Tuple[Path, str]]:
         source, sep, dest = value.partition(":")
         pairs.append((Path(source), dest if sep else Path(source).name))
     return pairs
+
+
+@attr.s(auto_attribs=True)
+class ImageOptions:
+    """What an image build is asked for: the runtime's tree as ``layer`` describes it (its
+    ``output`` unused), the function's code, and the image around them."""
+
+    output: Path
+    layer: LayerOptions
+    function: Optional[Path] = None   # a directory or a function zip, for /var/task
+    handler: Optional[str] = None     # the image's Cmd: _HANDLER for the runtime
+    base: Optional[Path] = None       # an OCI layout or oci-archive whose layers go under ours
+    entrypoint: str = "/opt/bootstrap"
+    rie: Optional[Path] = None        # the RIE, added at /usr/local/bin/aws-lambda-rie
+    layout: bool = False              # an OCI layout directory instead of an oci-archive tar
+    tag: str = "latest"
+
+
+@attr.s(auto_attribs=True)
+class ImageResult:
+    output: Path
+    manifest_path: Path
+    manifest: Dict[str, object]
+    warnings: List[str]
