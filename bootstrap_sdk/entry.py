@@ -24,9 +24,10 @@ from .invoke_loop import InvokeLoop
 from .runtime_api import Backoff, RuntimeApiClient, RuntimeApiError
 from .settings import Settings
 
+RIE_IN_IMAGE = "/usr/local/bin/aws-lambda-rie"  # where AWS's base images, and make-runtime-image, put it
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, NoReturn, Optional
+    from typing import Any, Callable, List, NoReturn, Optional
 
     Handler = Callable[[Any, Any], Any]
 
@@ -36,13 +37,18 @@ def run(handler: Optional[Handler] = None, *, raw_event: bool = False) -> None:
 
     ``handler`` is the function to call for each invoke; without one, the handler that
     ``_HANDLER`` names (``module.function``, imported from ``LAMBDA_TASK_ROOT``, or a
-    program for the executable adapter). With ``raw_event=True`` (or the ``@raw_event``
-    decorator) the handler gets the event's bytes. Never returns.
+    program for the executable adapter); arguments given to the process (an image's Cmd)
+    set ``_HANDLER``. With ``raw_event=True`` (or the ``@raw_event`` decorator) the handler
+    gets the event's bytes. Never returns.
     """
+    if handler is None and len(sys.argv) > 1:
+        environment.set_variable("_HANDLER", image_handler(sys.argv[1:]))
     settings = Settings.from_environ()
     if not settings.runtime_api:
+        _start_emulator()
         _fatal("AWS_LAMBDA_RUNTIME_API is not set: this runtime must be started by Lambda or the "
-               "Runtime Interface Emulator", EXIT_NOT_IN_LAMBDA)
+               "Runtime Interface Emulator (an image: run it with run-lambda-local --image, or build it with "
+               "make-runtime-image --with-rie)", EXIT_NOT_IN_LAMBDA)
     logs.configure(settings.log_format, settings.log_level)
     shutdown.set_budget(settings.shutdown_budget_ms / 1000.0)
     try:
@@ -82,6 +88,32 @@ def run(handler: Optional[Handler] = None, *, raw_event: bool = False) -> None:
             InvokeLoop(handler, client, function, raw_event).serve_forever()
     except RuntimeApiError as exc:
         _fatal("fatal: %s" % (exc,))
+
+
+def image_handler(words: List[str]) -> str:
+    """The handler from an image's Cmd, which Lambda passes to the entrypoint as its
+    arguments (AWS's base images take it as ``_HANDLER`` too): one word is the handler;
+    more are a program's command line, quoted so that the adapter splits them back."""
+    if len(words) == 1:
+        return words[0]
+    import shlex
+
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def _start_emulator() -> None:
+    """Started outside Lambda (``docker run`` of an image): run this bootstrap under the
+    image's RIE, as AWS's base images do, if the image has one; else return."""
+    if not environment.is_executable_file(RIE_IN_IMAGE):
+        return
+    bootstrap = sys.argv[0]
+    if not bootstrap.startswith("/"):
+        bootstrap = environment.join(environment.working_directory() or "/", bootstrap)
+    import posix
+
+    logs.info("AWS_LAMBDA_RUNTIME_API is not set: serving invokes through %s on port 8080" % RIE_IN_IMAGE)
+    sys.stdout.flush()
+    posix.execv(RIE_IN_IMAGE, [RIE_IN_IMAGE, bootstrap] + sys.argv[1:])
 
 
 def check_settings(settings: Settings) -> None:
