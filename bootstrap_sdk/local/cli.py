@@ -19,14 +19,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ..packaging.checks import ENVIRONMENT_LIMIT, SYNC_PAYLOAD_LIMIT, BuildError, bundled_elf_files, check_tree
 from ..packaging.function_zip import check_function, lambda_refuses_handler
 from ..packaging.options import host_arch
 from ..packaging.zipper import UnsafeZip, write_zip
 from .rie import RieFailed, RieNotFound
-from .sandbox import Sandbox, SandboxError, function_log, lay_out
+from .image_root import UnsafeImage, unpack_image
+from .sandbox import Sandbox, SandboxError, function_log, lay_out, make_root
 
 EPILOG = """\
 The root holds /opt (the layers, extracted in order) and /var/task (the function), both
@@ -41,6 +42,12 @@ examples:
       --handler app.handler --event event.json
   echo '{"name": "COBOL"}' | run-lambda-local --layer build/cobol.zip --function build/payroll.zip
   run-lambda-local --layer build/runtime.zip --function build/function.zip --serve --port 9000
+  run-lambda-local --image build/app.tar --event event.json
+
+With --image, the root is the image's layers applied in order (whiteouts honoured, nothing
+written outside the root whatever the layers hold), read-only, with the same /tmp, /dev,
+/proc, user, namespaces and cgroup; the RIE runs the image's Entrypoint with its Cmd (or
+--handler) in its WorkingDir, with its Env under --env.
 """
 
 
@@ -55,9 +62,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--function", type=Path, metavar="ZIP|DIR",
                    help="the function zip, extracted into /var/task; a directory is zipped first, as "
                         "make-function-zip would")
+    p.add_argument("--image", type=Path, metavar="ARCHIVE|DIR",
+                   help="a function image instead of layers and a function: an oci-archive or OCI layout (as "
+                        "make-runtime-image writes), unpacked into the root, run with its Entrypoint, Cmd, Env and "
+                        "WorkingDir; image functions take no layers")
     p.add_argument("--handler", help="_HANDLER, the function's Handler setting: MODULE.FUNCTION or a program's "
                                      "command line (the bootstrap-sdk runtime needs one; a bootstrap of your own "
-                                     "may not)")
+                                     "may not); with --image, it replaces the image's Cmd, as the function's "
+                                     "ImageConfig Command does")
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                    help="a variable of the function's environment (repeatable; at most 4 KB in all, as Lambda)")
     p.add_argument("--timeout", type=int, default=3, metavar="S",
@@ -191,7 +203,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="run-lambda-local-zips-"))
     try:
         env = _env(args)
-        if "_HANDLER" not in env:
+        if args.image is not None:
+            _refuse_with_image(args)
+        elif "_HANDLER" not in env:
             print("run-lambda-local: warning: no --handler: _HANDLER is empty, and the "
                   "bootstrap-sdk runtime then fails init with Runtime.MalformedHandlerName; a bootstrap of your "
                   "own may not need one", file=sys.stderr)
@@ -200,13 +214,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                   "characters; this runs here, but on Lambda name the program alone and give its arguments in "
                   "BOOTSTRAP_SDK_EXEC_ARGS" % env["_HANDLER"], file=sys.stderr)
         event = _read_event(args)
-        layers = [zipped(layer, "layer", scratch) for layer in args.layer]
-        function = zipped(args.function, "function", scratch) if args.function else None
-        lay_out(root, layers, function)
+        command: List[str] = []
+        workdir = "/var/task"
+        if args.image is not None:
+            command, workdir = _lay_out_image(args, root, scratch, env)
+        else:
+            layers = [zipped(layer, "layer", scratch) for layer in args.layer]
+            function = zipped(args.function, "function", scratch) if args.function else None
+            lay_out(root, layers, function)
         with open(log_path, "wb") as log:
             sandbox = Sandbox(root, env, log=log, port=args.port if args.serve else 0, memory_mb=args.memory,
                               ephemeral_storage_mb=args.ephemeral_storage, timeout_s=args.timeout,
-                              os_userland=args.os_userland)
+                              os_userland=args.os_userland, command=command, workdir=workdir)
             printer = LogPrinter(log_path, sandbox, args.quiet)
             with sandbox:
                 if args.serve:
@@ -224,7 +243,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UsageError as exc:
         print("run-lambda-local: error: %s" % exc, file=sys.stderr)
         return 2
-    except (SandboxError, UnsafeZip, RieNotFound) as exc:
+    except (SandboxError, UnsafeZip, UnsafeImage, RieNotFound) as exc:
         print("run-lambda-local: error: %s" % exc, file=sys.stderr)
         return 3
     except BuildError as exc:
@@ -252,6 +271,34 @@ def main(argv: Optional[List[str]] = None) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def _refuse_with_image(args: argparse.Namespace) -> None:
+    if args.layer:
+        raise UsageError("--layer with --image: Lambda refuses layers on a function packaged as an image (its "
+                         "package type is Image); put what the layer holds into the image "
+                         "(make-runtime-image --include/--executable)")
+    if args.function:
+        raise UsageError("--function with --image: an image function's code is in the image (/var/task)")
+    if args.os_userland:
+        raise UsageError("--os-userland with --image: an image brings its own userland (make-runtime-image --base)")
+
+
+def _lay_out_image(args: argparse.Namespace, root: Path, scratch: Path, env: Dict[str, str]) -> Tuple[List[str], str]:
+    """Unpack the image into the root; the command the RIE runs (Entrypoint, then --handler
+    or the Cmd) and the working directory. ``env`` gets the image's Env under the --env."""
+    make_root(root)
+    config = unpack_image(args.image, root, scratch, host_arch())
+    handler = env.pop("_HANDLER", None)
+    command = config.entrypoint + ([handler] if handler is not None else config.cmd)
+    if not command:
+        raise SandboxError("--image %s has neither Entrypoint nor Cmd: Lambda would fail with "
+                           "Runtime.InvalidEntrypoint" % args.image)
+    mine = dict(env)
+    env.clear()
+    env.update(config.env)
+    env.update(mine)
+    return command, config.working_dir
 
 
 def _read_event(args: argparse.Namespace) -> Optional[bytes]:

@@ -116,6 +116,21 @@ def bootstrap_in(root: Path, os_userland: bool = False) -> str:
                        "Runtime.InvalidEntrypoint")
 
 
+def entrypoint_in(root: Path, entrypoint: str, os_userland: bool = False) -> str:
+    """An image's entrypoint, checked as Lambda would run it: an absolute path to a file
+    everyone may execute, inside the image, whose ``#!`` interpreter is there too."""
+    host = _inside(root, entrypoint) if entrypoint.startswith("/") else None
+    if host is None or not host.is_file():
+        raise SandboxError("the image's entrypoint %s is not a file of the image: Lambda would fail with "
+                           "Runtime.InvalidEntrypoint" % entrypoint)
+    if host.stat().st_mode & 0o111 != 0o111:
+        raise SandboxError("the image's entrypoint %s is not executable by everyone (mode %o): Lambda would fail "
+                           "with Runtime.InvalidEntrypoint" % (entrypoint, host.stat().st_mode & 0o7777))
+    if not os_userland:
+        _check_interpreter(root, entrypoint, host)
+    return entrypoint
+
+
 def _check_interpreter(root: Path, name: str, host: Path) -> None:
     """A ``#!`` line whose interpreter the root lacks fails with a bare ENOENT: say why instead."""
     interpreter = shebang_interpreter(host)
@@ -172,7 +187,8 @@ class Sandbox:
 
     def __init__(self, root: Path, env: Optional[Mapping[str, str]] = None, log: Optional[IO[bytes]] = None,
                  rie: Optional[str] = None, port: int = 0, memory_mb: int = 128, ephemeral_storage_mb: int = 512,
-                 timeout_s: Optional[int] = None, os_userland: bool = False) -> None:
+                 timeout_s: Optional[int] = None, os_userland: bool = False,
+                 command: Optional[Sequence[str]] = None, workdir: str = "/var/task") -> None:
         if os.geteuid() != 0:
             raise SandboxError("the local loop needs root: it builds namespaces, mounts and a cgroup, as Docker would")
         if root.is_symlink():
@@ -193,7 +209,15 @@ class Sandbox:
             jail.prepare_root(str(self.root), self.host_rie, userland=os_userland)
         except jail.UnsafeRoot as exc:
             raise SandboxError(str(exc)) from None
-        self.bootstrap = bootstrap_in(self.root, os_userland)
+        if command:  # an image: its entrypoint and Cmd, in its working directory
+            self.bootstrap = entrypoint_in(self.root, command[0], os_userland)
+            found = _inside(self.root, workdir)
+            if found is None or not found.is_dir():
+                raise SandboxError("the image's WorkingDir %s is not a directory of the image" % workdir)
+        else:
+            self.bootstrap = bootstrap_in(self.root, os_userland)
+        self.command = list(command or [])
+        self.workdir = workdir
         self.env = sandbox_env(full_env)
         self.log = log
         self.warnings: List[str] = []
@@ -201,7 +225,7 @@ class Sandbox:
         self._scratch: Optional[str] = None
         self._oom_seen = 0
         self._peak_mb: Optional[int] = None
-        self.rie: Rie = Rie([], env=self.env, log=log, rie=RIE_IN_ROOT, port=port)
+        self.rie: Rie = Rie(self.command, env=self.env, log=log, rie=RIE_IN_ROOT, port=port)
 
     def start(self) -> "Sandbox":
         self._scratch = tempfile.mkdtemp(prefix="lambda-sandbox-")
@@ -235,7 +259,7 @@ class Sandbox:
                 "tmp_mb": self.ephemeral_storage_mb, "tmp_image": str(image) if image else None,
                 "cgroup_procs": self.cgroup.procs if self.cgroup else [], "userland": self.os_userland,
                 "max_open_files": MAX_OPEN_FILES,
-                "parent": os.getpid(), "chdir": "/var/task"}
+                "parent": os.getpid(), "chdir": self.workdir}
 
     def invoke(self, payload: bytes = b"{}", **options: object) -> InvokeResult:
         """Invoke once; a runtime the memory cap killed is reported as Lambda reports it."""
