@@ -45,7 +45,8 @@ def run(handler: Optional[Handler] = None, *, raw_event: bool = False) -> None:
         environment.set_variable("_HANDLER", image_handler(sys.argv[1:]))
     settings = Settings.from_environ()
     if not settings.runtime_api:
-        _start_emulator()
+        if handler is None and len(sys.argv) > 1:  # started as an image is: Entrypoint + Cmd
+            _start_emulator()
         _fatal("AWS_LAMBDA_RUNTIME_API is not set: this runtime must be started by Lambda or the "
                "Runtime Interface Emulator (an image: run it with run-lambda-local --image, or build it with "
                "make-runtime-image --with-rie)", EXIT_NOT_IN_LAMBDA)
@@ -102,8 +103,8 @@ def image_handler(words: List[str]) -> str:
 
 
 def _start_emulator() -> None:
-    """Started outside Lambda (``docker run`` of an image): run this bootstrap under the
-    image's RIE, as AWS's base images do, if the image has one; else return."""
+    """Started outside Lambda with a Cmd (``docker run`` of an image): run this bootstrap
+    under the image's RIE, as AWS's base images do, if the image has one; else return."""
     if not environment.is_executable_file(RIE_IN_IMAGE):
         return
     bootstrap = sys.argv[0]

@@ -84,7 +84,7 @@ python=/usr/bin/python3
 
 # Python with venv; the tests compile C and COBOL programs (gcc, GnuCOBOL); the layer tests
 # extract as a user would (unzip); mount namespaces for the multi-concurrency tests
-# (unshare); the sandbox's /tmp (mkfs.ext4).
+# (unshare); the sandbox's /tmp (mkfs.ext4); skopeo and umoci, which read images.
 missing_debian_packages() {
   missing=()
   if [ ! -x "$python" ] || ! "$python" -c "import ensurepip, venv" 2>/dev/null; then
@@ -95,13 +95,16 @@ missing_debian_packages() {
   command -v unzip >/dev/null 2>&1 || missing+=(unzip)
   command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
   PATH="$PATH:/usr/sbin:/sbin" command -v mkfs.ext4 >/dev/null 2>&1 || missing+=(e2fsprogs)
+  # the image tests validate what make-runtime-image writes with tools independent of it
+  command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
+  command -v umoci >/dev/null 2>&1 || missing+=(umoci)
   [ "${#missing[@]}" = 0 ]
 }
 install_debian_packages() {
   echo "missing: ${missing[*]}"
   apt_install "${missing[@]}"
 }
-step "Debian packages (python3-venv gcc gnucobol3 unzip util-linux e2fsprogs)" \
+step "Debian packages (python3-venv gcc gnucobol3 unzip util-linux e2fsprogs skopeo umoci)" \
   missing_debian_packages install_debian_packages
 
 # The venv is made again whenever pyproject.toml changes (its hash is the stamp).

@@ -22,7 +22,8 @@ from children import in_child
 from bootstrap_sdk import logs, shutdown
 from bootstrap_sdk.adapter.executable import ExecutableHandler
 from bootstrap_sdk.context import Context, FunctionInfo, Invocation
-from bootstrap_sdk.entry import check_settings, load_handler
+from bootstrap_sdk.adapter.command import split_command
+from bootstrap_sdk.entry import check_settings, image_handler, load_handler
 from bootstrap_sdk.errors import EXIT_FATAL, EXIT_NOT_IN_LAMBDA, InitError
 from bootstrap_sdk.settings import Settings
 
@@ -175,6 +176,40 @@ def test_run_with_a_bad_handler_posts_an_init_error_and_exits_1(api, tmp_path, h
     assert body["requestId"] == "" and isinstance(body["stackTrace"], list)
     assert not any(r.path.endswith("/invocation/next") for r in api.requests)  # no invoke served
     assert ("init failed: %s" % error_type).encode() in result.stdout
+
+
+@pytest.mark.parametrize("words", [["app.handler"], ["cobcrun", "PAYROLL"], ["prog", "two words", "it's", ""]])
+def test_an_images_cmd_becomes_the_handler_and_a_program_gets_its_words_back(words):
+    handler = image_handler(words)
+    if len(words) == 1:
+        assert handler == words[0]
+    else:
+        assert split_command(handler) == words
+
+
+def test_run_takes_the_handler_from_its_arguments_as_an_image_entrypoint_does(api, tmp_path):
+    """Lambda passes an image's Cmd to the entrypoint: it wins over _HANDLER, as in AWS's base images."""
+    name = _module(tmp_path, "def handler(event, context):\n    return {'from': 'argv', 'event': event}\n")
+    request_id = api.add_event(b'{"n": 7}')
+    env = {"PYTHONPATH": PACKAGE_ROOT, "PATH": "/usr/bin:/bin", "AWS_LAMBDA_RUNTIME_API": api.address,
+           "_HANDLER": "not_this.handler", "LAMBDA_TASK_ROOT": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-c", RUN, name + ".handler"], env=env, cwd=str(tmp_path),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        (response,) = api.wait_posts(request_id + "/response", timeout=WAIT)
+        assert response.json() == {"from": "argv", "event": {"n": 7}}
+        assert api.posts("/init/error") == []
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_run_with_a_cmd_outside_lambda_and_no_emulator_in_the_image_says_how_to_run_it(tmp_path):
+    result = subprocess.run([sys.executable, "-c", RUN, "app.handler"], env={"PYTHONPATH": PACKAGE_ROOT},
+                            cwd=str(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=WAIT)
+    assert result.returncode == EXIT_NOT_IN_LAMBDA
+    assert b"AWS_LAMBDA_RUNTIME_API is not set" in result.stdout
+    assert b"run-lambda-local --image" in result.stdout and b"--with-rie" in result.stdout
 
 
 def test_run_with_malformed_settings_posts_an_init_error_naming_them(api, tmp_path):
