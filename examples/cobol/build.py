@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
 """Build the COBOL example: the runtime layer and the function zip.
 
-    python3 examples/cobol/build.py [--out build/cobol] [--program NAME ...] [--name NAME]
+    python3 examples/cobol/build.py [--out build/cobol] [--program NAME ...] [--name NAME] [--no-image]
 
 The layer: the bootstrap-sdk runtime and GnuCOBOL's runner, ``cobcrun``, with libcob and
 its whole closure (glibc included), ICU's 30 MB data library replaced by a stub. The
 function: the programs compiled with ``cobc -m`` (modules that ``cobcrun`` loads), the
 copybooks the codec reads, and the COBOL source. The function zip is named after the
 function (``--name``, by default the first program in lower case): ``payroll-function.zip``
-here, ``greet-function.zip`` for ``--program GREET``.
+here, ``greet-function.zip`` for ``--program GREET``. The image (``cobol-image.tar``, an
+oci-archive from make-runtime-image) holds the same two in one: the layer's tree in /opt,
+the function's in /var/task, ``cobcrun`` as its Cmd; each function picks its own Cmd and
+environment (ImageConfig and Environment on Lambda).
 """
 
 from __future__ import annotations
@@ -67,8 +70,9 @@ def function_name(programs: Sequence[str]) -> str:
 
 
 def build(out: Path, quiet: bool = True, programs: Sequence[str] = PROGRAMS,
-          name: Optional[str] = None) -> Dict[str, Path]:
-    """Build the layer and the function zip into ``out``; BuildFailed says what went wrong."""
+          name: Optional[str] = None, image: bool = True) -> Dict[str, Path]:
+    """Build the layer, the function zip and (``image``) the image into ``out``; BuildFailed
+    says what went wrong."""
     try:
         out.mkdir(parents=True, exist_ok=True)
         out.chmod(0o755)
@@ -87,14 +91,21 @@ def build(out: Path, quiet: bool = True, programs: Sequence[str] = PROGRAMS,
     if cli.make_function_zip([str(function_dir), "-o", str(function_zip)] + flags) != 0:
         raise BuildFailed("make-function-zip failed (its messages are above)")
     cobcrun = find_cobcrun()
-    stubs = [arg for name in icu_data_library(cobcrun) for arg in ("--stub-library", name)]
+    runtime = ["--executable", cobcrun] + [arg for name in icu_data_library(cobcrun) for arg in ("--stub-library", name)]
     layer_zip = out / "cobol-runtime.zip"
     code = cli.make_runtime_layer(["-o", str(layer_zip), "--name", "cobol-runtime", "--description",
                                    "bootstrap-sdk runtime with GnuCOBOL's cobcrun and libcob", "--license",
-                                   "Apache-2.0 AND LGPL-3.0-or-later", "--executable", cobcrun] + stubs + flags)
+                                   "Apache-2.0 AND LGPL-3.0-or-later"] + runtime + flags)
     if code != 0:
         raise BuildFailed("make-runtime-layer failed (its messages are above)")
-    return {"layer": layer_zip, "function": function_zip, "function_dir": function_dir}
+    built = {"layer": layer_zip, "function": function_zip, "function_dir": function_dir}
+    if image:
+        built["image"] = out / "cobol-image.tar"
+        code = cli.make_runtime_image(["-o", str(built["image"]), "--function", str(function_dir), "--handler",
+                                       "cobcrun"] + runtime + flags)
+        if code != 0:
+            raise BuildFailed("make-runtime-image failed (its messages are above)")
+    return built
 
 
 def arg_parser() -> argparse.ArgumentParser:
@@ -105,17 +116,21 @@ def arg_parser() -> argparse.ArgumentParser:
                         help="a program to compile, src/NAME.cob (repeatable; default: %s)" % " ".join(PROGRAMS))
     parser.add_argument("--name", help="the function's name: the zip is NAME-function.zip (default: the first "
                                        "program's name in lower case)")
+    parser.add_argument("--no-image", dest="image", action="store_false",
+                        help="build the layer and the function zip only, not the image")
     return parser
 
 
 def main() -> int:
     args = arg_parser().parse_args()
     try:
-        built = build(args.out, quiet=False, programs=args.program or PROGRAMS, name=args.name)
+        built = build(args.out, quiet=False, programs=args.program or PROGRAMS, name=args.name, image=args.image)
     except BuildFailed as exc:
         print("build.py: error: %s" % exc, file=sys.stderr)
         return 1
     print("layer:    %s\nfunction: %s" % (built["layer"], built["function"]))
+    if "image" in built:
+        print("image:    %s" % built["image"])
     return 0
 
 

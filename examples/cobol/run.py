@@ -3,11 +3,13 @@
 
     python3 examples/cobol/run.py [--out build/cobol] [--no-build]
 
-Builds the layer and the function (build.py), lays them out in a Lambda-shaped root
-(/opt, /var/task, /tmp; nothing of this machine's libraries), starts the real RIE
-chrooted into it once per function configuration (functions.json), sends the sample
-events in events/, good and bad (and the EBCDIC dataset in data/, decoded into one), and
-prints each request with its response.
+Builds the layer, the function and the image (build.py), lays the layer and function out
+in a Lambda-shaped root (/opt, /var/task, /tmp; nothing of this machine's libraries),
+starts the real RIE chrooted into it once per function configuration (functions.json),
+sends the sample events in events/, good and bad (and the EBCDIC dataset in data/,
+decoded into one), and prints each request with its response. Then the same functions
+from the image (its layers unpacked into a root of their own, its entrypoint run with
+each function's Cmd): every answer must be the layer's, byte for byte.
 Needs root (chroot and a private mount namespace).
 """
 
@@ -27,8 +29,10 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from bootstrap_sdk.local.image_root import UnsafeImage, unpack_image  # noqa: E402
 from bootstrap_sdk.local.rie import RieFailed, RieNotFound  # noqa: E402
 from bootstrap_sdk.local.sandbox import Sandbox, SandboxError, function_log, lay_out  # noqa: E402
+from bootstrap_sdk.packaging.options import host_arch  # noqa: E402
 from bootstrap_sdk.packaging.zipper import UnsafeZip  # noqa: E402
 
 import build  # noqa: E402
@@ -116,7 +120,7 @@ def main() -> int:
         return run(args.out, args.no_build)
     except build.BuildFailed as exc:
         print("run.py: error: %s" % exc, file=sys.stderr)
-    except (SandboxError, UnsafeZip, RieNotFound, RieFailed) as exc:
+    except (SandboxError, UnsafeZip, UnsafeImage, RieNotFound, RieFailed) as exc:
         print("run.py: error: %s" % exc, file=sys.stderr)
     except OSError as exc:
         print("run.py: error: %s: %s" % (exc.filename or "", exc.strerror or exc), file=sys.stderr)
@@ -130,16 +134,22 @@ def run(out: Path, no_build: bool) -> int:
                            "run this as root")
     if no_build:
         built = {"layer": out / "cobol-runtime.zip",
-                 "function": out / ("%s-function.zip" % build.function_name(build.PROGRAMS))}
+                 "function": out / ("%s-function.zip" % build.function_name(build.PROGRAMS)),
+                 "image": out / "cobol-image.tar"}
     else:
-        print("== building the layer and the function (examples/cobol/build.py)")
+        print("== building the layer, the function and the image (examples/cobol/build.py)")
         built = build.build(out)
     for kind in ("layer", "function"):
         manifest = json.loads(built[kind].with_name(built[kind].stem + ".manifest.json").read_text())
         print("%-8s %s: %.2f MB zipped, %.2f MB unzipped, sha256 %s" % (
             kind, built[kind].name, manifest["zipped_bytes"] / 1e6, manifest["unzipped_bytes"] / 1e6,
             manifest["sha256"][:16]))
+    image = json.loads(built["image"].with_name(built["image"].stem + ".manifest.json").read_text())
+    print("%-8s %s: %.2f MB compressed, %.2f MB uncompressed, %d layers, %s" % (
+        "image", built["image"].name, image["compressed_bytes"] / 1e6, image["uncompressed_bytes"] / 1e6,
+        len(image["layers"]), image["manifest_digest"][:23]))
     unexpected = 0
+    answers: Dict[Tuple[str, str, int], bytes] = {}
     with tempfile.TemporaryDirectory(prefix="cobol-root-") as tmp:
         root = lay_out(Path(tmp) / "root", [built["layer"]], built["function"])
         print("root:    %s holds %s" % (root, ", ".join(sorted("/" + p.name for p in root.iterdir()))))
@@ -151,11 +161,12 @@ def run(out: Path, no_build: bool) -> int:
                     "BOOTSTRAP_SDK_EXEC_ARGS"
                 print("\n######## function %s: _HANDLER=%r, %s=%r" % (
                     function, config["_HANDLER"], setting, config.get(setting, "")))
-                for target, event_file, title in SAMPLES:
+                for number, (target, event_file, title) in enumerate(SAMPLES):
                     if target != function:
                         continue
                     event = _event(HERE / "events" / event_file, config)
                     result = sandbox.rie.invoke(event)
+                    answers[(function, event_file, number)] = result.body
                     print("\n== %s (%s)" % (title, os.path.normpath("events/" + event_file)))
                     print("request:\n%s" % show(event).strip())
                     print("response (HTTP %d, %.1f ms):\n%s" % (result.status, result.seconds * 1000, show(result.body)))
@@ -163,7 +174,50 @@ def run(out: Path, no_build: bool) -> int:
             print("\n-- log of %s (what CloudWatch would hold)" % function)
             for line in function_log(log_path.read_text(errors="replace"), sandbox.max_memory_used_mb()):
                 print("   " + line)
+        unexpected += run_image(built["image"], Path(tmp), answers)
     return 1 if unexpected else 0
+
+
+def _comparable(body: bytes) -> bytes:
+    """An answer without its request id (an error names the invoke it answers)."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(value, dict):
+        value.pop("requestId", None)
+    return json.dumps(value).encode()
+
+
+def run_image(image: Path, tmp: Path, answers: Dict[Tuple[str, str, int], bytes]) -> int:
+    """The same samples from the image, one sandbox per function (its Cmd and environment,
+    as each Lambda function's ImageConfig and Environment set them); the number of answers
+    that differ from the layer's (request ids aside)."""
+    root = tmp / "image-root"
+    root.mkdir()
+    config = unpack_image(image, root, tmp, host_arch())
+    print("\n######## the same functions from the image %s" % image.name)
+    print("root:    %s holds %s; entrypoint %s, working directory %s" % (
+        root, ", ".join(sorted("/" + p.name for p in root.iterdir())), " ".join(config.entrypoint),
+        config.working_dir))
+    different = 0
+    for function in json.loads((HERE / "functions.json").read_text()):
+        env = dict(config.env)
+        env.update(function_config(function))
+        command = config.entrypoint + [env.pop("_HANDLER")]
+        with Sandbox(root, env, command=command, workdir=config.working_dir) as sandbox:
+            for (target, event_file, number), layer_answer in answers.items():
+                if target != function:
+                    continue
+                result = sandbox.rie.invoke(_event(HERE / "events" / event_file, function_config(function)))
+                same = _comparable(result.body) == _comparable(layer_answer)
+                different += not same
+                print("%-9s %-28s HTTP %d, %5.1f ms, %s" % (function, os.path.normpath(event_file), result.status,
+                                                          result.seconds * 1000,
+                                                          "the layer's answer" if same else "DIFFERENT from the "
+                                                          "layer's: %s" % result.body[:200]))
+    print("image: %d of %d answers as the layer gave them" % (len(answers) - different, len(answers)))
+    return different
 
 
 if __name__ == "__main__":

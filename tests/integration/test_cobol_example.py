@@ -26,7 +26,9 @@ sys.path.insert(0, str(EXAMPLE))
 import build  # noqa: E402
 import run  # noqa: E402
 
-from bootstrap_sdk.local.sandbox import Sandbox, lay_out  # noqa: E402
+from bootstrap_sdk.local.image_root import unpack_image  # noqa: E402
+from bootstrap_sdk.local.sandbox import Sandbox, lay_out, make_root  # noqa: E402
+from bootstrap_sdk.packaging.options import host_arch  # noqa: E402
 
 CENT = Decimal("0.01")
 
@@ -253,6 +255,24 @@ def test_paycalc_abend_is_return_code_16_and_the_host_serves_on(paycalc):
                                      "PAYCALC ABEND: DIVIDE BY ZERO, DAYS WORKED = 0 FOR EMPLOYEE E00123")
     employee = event("overtime.json")
     assert decimal_json(paycalc.rie.invoke(_dumps(employee)).body) == expected_pay(employee)
+
+
+# -- the same functions from the example's image ------------------------------------------------
+
+def test_the_image_pays_as_the_layer_does_with_each_functions_cmd(root, tmp_path):
+    """cobol-image.tar, unpacked as run-lambda-local --image does: PAYROLL (stdio) and
+    PAYCALC (call mode) from one image, each with its own Cmd and environment."""
+    image_root = make_root(tmp_path / "image-root")
+    config = unpack_image(root.parent / "cobol-image.tar", image_root, tmp_path, host_arch())
+    assert config.entrypoint == ["/opt/bootstrap"] and config.cmd == ["cobcrun"]
+    employee = event("overtime.json")
+    for function in ("payroll", "paycalc"):
+        env = dict(config.env, **run.function_config(function))
+        command = config.entrypoint + [env.pop("_HANDLER")]
+        with Sandbox(image_root, env, command=command, workdir=config.working_dir) as sandbox:
+            assert decimal_json(sandbox.rie.invoke(_dumps(employee)).body) == expected_pay(employee), function
+            error = decimal_json(sandbox.rie.invoke((EXAMPLE / "events" / "abend.json").read_bytes()).body)
+            assert error["errorType"] in ("Executable.ExitCode16", "Executable.ReturnCode16"), function
 
 
 # -- the mainframe dataset: EBCDIC VB, converted, summed up by ACCTSUM -------------------------
