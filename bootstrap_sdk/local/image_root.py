@@ -26,7 +26,7 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..packaging import oci
 from ..packaging.checks import IMAGE_LIMIT, megabytes
-from ..packaging.zipper import CHUNK, LinkEscape, resolve_inside
+from ..packaging.zipper import CHUNK, LinkEscape, lstat_at, resolve_inside
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -71,7 +71,7 @@ def unpack_image(source: Path, root: Path, scratch: Path, arch: str) -> ImageCon
         if floor > IMAGE_LIMIT:
             raise UnsafeImage("--image %s: its layers hold %s even compressed, over Lambda's %s limit"
                               % (source, megabytes(floor), megabytes(IMAGE_LIMIT)))
-        layers = [oci.verify_layer(layer) for layer in base.layers]
+        layers = oci.verify_layers(base.layers, IMAGE_LIMIT)
     except oci.ImageError as exc:
         raise UnsafeImage("\n".join(problem.replace("--base", "--image", 1) for problem in exc.problems)) from None
     total = sum(layer.unpacked_size for layer in layers)
@@ -174,7 +174,7 @@ class _Applier:
         if not parts or parts[-1] in (".", ".."):
             return
         try:
-            parent, _ = self._parent(parts)
+            parent = self._open_dir(self._real(parts[:-1]), create=False)
         except (UnsafeImage, FileNotFoundError):
             return  # nothing there to remove
         try:
@@ -200,7 +200,7 @@ class _Applier:
         parent, real = self._parent(parts)
         name = parts[-1]
         try:
-            existing = _lstat_at(name, parent)
+            existing = lstat_at(name, parent)
             if member.isdir():
                 if existing is not None and not stat.S_ISDIR(existing.st_mode):
                     os.unlink(name, dir_fd=parent)
@@ -230,7 +230,7 @@ class _Applier:
             raise UnsafeImage("%r is a hard link to nothing" % member.name)
         source_parent, _ = self._parent(target)
         try:
-            st = _lstat_at(target[-1], source_parent)
+            st = lstat_at(target[-1], source_parent)
             if st is None or not stat.S_ISREG(st.st_mode):
                 raise UnsafeImage("%r is a hard link to %r, which is not a file of the image"
                                   % (member.name, member.linkname))
@@ -257,16 +257,9 @@ class _Applier:
             os.close(fd)
 
 
-def _lstat_at(name: str, dir_fd: int) -> Optional[os.stat_result]:
-    try:
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
-
-
 def _remove_at(name: str, dir_fd: int) -> None:
     """Remove ``name`` in ``dir_fd``, a whole tree if it is a directory, never following a link."""
-    st = _lstat_at(name, dir_fd)
+    st = lstat_at(name, dir_fd)
     if st is None:
         return
     if not stat.S_ISDIR(st.st_mode):

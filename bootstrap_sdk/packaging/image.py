@@ -114,7 +114,7 @@ def _read_base(options: ImageOptions, scratch: Path, findings: Findings) -> Opti
         if floor > IMAGE_LIMIT:
             raise oci.ImageError(["%s: its layers hold %s even compressed, over Lambda's %s limit for an image"
                                   % (base.where, checks.megabytes(floor), checks.megabytes(IMAGE_LIMIT))])
-        return base._replace(layers=[oci.verify_layer(layer) for layer in base.layers])
+        return base._replace(layers=oci.verify_layers(base.layers, IMAGE_LIMIT))
     except oci.ImageError as exc:
         findings.errors += exc.problems
         return None

@@ -148,13 +148,7 @@ def write_layer(entries: Sequence[Tuple[str, Path]], blobs: Path, epoch: int) ->
                 raw = _Digesting(compressed)  # type: ignore[arg-type]
                 with tarfile.open(fileobj=raw, mode="w|", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
                                   encoding="utf-8") as archive:
-                    for name, path in entries:
-                        info, data = _tar_info(name, path, epoch)
-                        if data is None:
-                            archive.addfile(info)
-                            continue
-                        with os.fdopen(data, "rb") as source:
-                            archive.addfile(info, source)
+                    _add_entries(archive, entries, epoch)
         blob = Blob(OCI_LAYER_GZIP, "sha256:" + stored.hash.hexdigest(), stored.size, Path(scratch),
                     "sha256:" + raw.hash.hexdigest(), raw.size)
         return store(blob, blobs)
@@ -198,20 +192,24 @@ def write_archive(directory: Path, output: Path, epoch: int) -> None:
     """The layout as an ``oci-archive`` tar (what ``skopeo copy oci-archive:FILE`` reads),
     written beside ``output`` and renamed into place."""
     partial = output.with_name(output.name + ".partial")
+    entries = [(name[len("./"):], path) for name, path in tree_entries(directory, ".")[1:]]
     try:
         with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
-            for name, path in tree_entries(directory, "")[1:]:
-                name = name.lstrip("/")
-                info, data = _tar_info(name, path, epoch)
-                if data is None:
-                    archive.addfile(info)
-                    continue
-                with os.fdopen(data, "rb") as source:
-                    archive.addfile(info, source)
+            _add_entries(archive, entries, epoch)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, output)
+
+
+def _add_entries(archive: tarfile.TarFile, entries: Sequence[Tuple[str, Path]], epoch: int) -> None:
+    for name, path in entries:
+        info, data = _tar_info(name, path, epoch)
+        if data is None:
+            archive.addfile(info)
+            continue
+        with os.fdopen(data, "rb") as source:
+            archive.addfile(info, source)
 
 
 # -- reading a base ---------------------------------------------------------------------
@@ -233,7 +231,7 @@ def _read_json(path: Path, what: str, problems: List[str]) -> Optional[Dict[str,
         return None
     try:
         value = json.loads(data) if len(data) <= MAX_JSON else None
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past any real document
         problems.append("%s: %s is not JSON (%s)" % (path, what, exc))
         return None
     if not isinstance(value, dict):
@@ -294,6 +292,8 @@ def layer_chunks(path: Path, media_type: str) -> Iterator[bytes]:
                     if inflate.eof and inflate.unused_data:  # another gzip member follows
                         block, inflate = inflate.unused_data + block, zlib.decompressobj(16 + zlib.MAX_WBITS)
             yield inflate.flush()
+            if not inflate.eof:  # zlib is silent about a stream cut short (an empty blob, a truncated one)
+                raise zlib.error("it ends before its gzip trailer")
         except zlib.error as exc:
             raise ImageError(["%s: a layer that is not valid gzip (%s)" % (path, exc)]) from None
 
@@ -335,7 +335,8 @@ def open_base(source: Path, scratch: Path, arch: str) -> Base:
                           "one architecture (skopeo copy --override-arch %s docker://IMAGE oci-archive:base.tar)"
                           % (where, GOARCH.get(arch, arch))])
     if kind not in IMAGE_MANIFESTS and kind is not None:
-        raise ImageError(["%s: its manifest's media type is %r, not an OCI or Docker v2 image manifest" % (where, kind)])
+        raise ImageError(["%s: its manifest's media type is %r, not an OCI or Docker v2 image manifest"
+                          % (where, kind)])
     if sha256_file(found[0]) != found[1]:
         problems.append("%s: the manifest does not match its digest %s" % (where, found[1]))
     config_found = _blob_path(layout, manifest.get("config"), "the config", problems)
@@ -382,23 +383,33 @@ def _base_layers(layout: Path, manifest: Dict[str, object], config: Optional[Dic
     return layers
 
 
-def verify_layer(blob: Blob) -> Blob:
+def verify_layer(blob: Blob, limit: Optional[int] = None) -> Blob:
     """Read a base layer through: its digest and its diff_id checked, its uncompressed
-    size measured (the 10 GB limit counts that, never what a descriptor claims)."""
+    size measured (the 10 GB limit counts that, never what a descriptor claims). Past
+    ``limit`` uncompressed bytes it stops: a small gzip can inflate without end."""
     stored = sha256_file(blob.path)
-    problems = []
-    if stored != blob.digest:
-        problems.append("%s does not match its digest %s" % (blob.path, blob.digest))
+    if stored != blob.digest:  # not the image's bytes: unpacking them would only report a symptom (bad gzip)
+        raise ImageError(["%s does not match its digest %s" % (blob.path, blob.digest)])
     raw = hashlib.sha256()
     size = 0
     for chunk in layer_chunks(blob.path, blob.media_type):
         raw.update(chunk)
         size += len(chunk)
+        if limit is not None and size > limit:
+            raise ImageError(["%s unpacks to more than %d bytes, past Lambda's 10 GB limit for an image"
+                              % (blob.path, limit)])
     if blob.diff_id and "sha256:" + raw.hexdigest() != blob.diff_id:
-        problems.append("%s unpacks to a tar that does not match the config's diff_id %s" % (blob.path, blob.diff_id))
-    if problems:
-        raise ImageError(problems)
+        raise ImageError(["%s unpacks to a tar that does not match the config's diff_id %s" % (blob.path,
+                                                                                                blob.diff_id)])
     return blob._replace(diff_id="sha256:" + raw.hexdigest(), unpacked_size=size)
+
+
+def verify_layers(layers: Sequence[Blob], limit: int) -> List[Blob]:
+    """Every layer verified, all of them together held to ``limit`` uncompressed bytes."""
+    verified: List[Blob] = []
+    for layer in layers:
+        verified.append(verify_layer(layer, limit - sum(done.unpacked_size for done in verified)))
+    return verified
 
 
 def _unpack_archive(archive_path: Path, layout: Path) -> None:
@@ -418,6 +429,9 @@ def _unpack_archive(archive_path: Path, layout: Path) -> None:
                     and all(c in "0123456789abcdef" for c in parts[2]))
                 if not wanted or not member.isfile():
                     continue  # anything else is not part of an image: never written
+                if member.issparse():  # its data would expand past what the archive holds
+                    raise ImageError(["--base %s: %s is a sparse member: an oci-archive holds plain files"
+                                      % (archive_path, member.name)])
                 source = archive.extractfile(member)
                 assert source is not None
                 with source, open(layout.joinpath(*parts), "xb") as sink:
@@ -479,25 +493,57 @@ def layer_members(blob: Blob) -> Iterator[Tuple[tarfile.TarInfo, Optional[IO[byt
         raise ImageError(["%s: a layer that is not a readable tar (%s)" % (blob.path, exc)]) from None
 
 
-def base_has_executable(base: Base, path: str) -> bool:
-    """Whether ``path`` is, once the base's layers are applied in order (whiteouts
-    honoured), a file everyone may execute, or a symlink (which the kernel resolves in the
-    image)."""
-    wanted = member_parts(path)
-    state: Optional[tarfile.TarInfo] = None
+def base_tree(base: Base) -> Dict[Tuple[str, ...], tarfile.TarInfo]:
+    """What the base's layers leave, path by path: each layer's whiteouts and opaque
+    markers first remove what the layers below put there, then its entries are added."""
+    tree: Dict[Tuple[str, ...], tarfile.TarInfo] = {}
     for layer in base.layers:
-        here, removed = None, False
+        added: Dict[Tuple[str, ...], tarfile.TarInfo] = {}
+        gone: List[Tuple[str, ...]] = []
         for member, _ in layer_members(layer):
             parts = member_parts(member.name)
             if parts and parts[-1] == OPAQUE:
-                removed = removed or wanted[:len(parts) - 1] == parts[:-1]
+                gone.append(parts[:-1] + ("",))  # the directory's contents, not the directory
             elif parts and parts[-1].startswith(WHITEOUT):
-                gone = parts[:-1] + (parts[-1][len(WHITEOUT):],)
-                removed = removed or wanted[:len(gone)] == gone
-            elif parts == wanted:
-                here = member
-        if here is not None:
-            state = here
-        elif removed:
-            state = None
-    return state is not None and (state.issym() or state.isreg() and state.mode & 0o111 == 0o111)
+                gone.append(parts[:-1] + (parts[-1][len(WHITEOUT):],))
+            elif parts:
+                added[parts] = member
+        for prefix in gone:
+            if prefix[-1] == "":
+                inside = prefix[:-1]
+                tree = {k: v for k, v in tree.items() if not (k[:len(inside)] == inside and len(k) > len(inside))}
+            else:
+                tree = {k: v for k, v in tree.items() if k[:len(prefix)] != prefix}
+        tree.update(added)
+    return tree
+
+
+def base_has_executable(base: Base, path: str) -> bool:
+    """Whether ``path`` is, in the base's tree, a file everyone may execute; symlinks on the
+    way (``/bin -> usr/bin``) are followed as the image's root would resolve them."""
+    tree = base_tree(base)
+    stack: List[str] = []
+    pending = list(reversed(member_parts(path)))
+    hops = 0
+    while pending:
+        part = pending.pop()
+        if part == "..":
+            stack = stack[:-1]
+            continue
+        stack.append(part)
+        entry = tree.get(tuple(stack))
+        if entry is None:
+            if pending:
+                continue  # a directory a tar implies without an entry of its own
+            return False
+        if entry.issym():
+            hops += 1
+            if hops > 40:  # the kernel's own limit (ELOOP)
+                return False
+            stack = [] if entry.linkname.startswith("/") else stack[:-1]
+            pending.extend(reversed([p for p in entry.linkname.split("/") if p not in ("", ".")]))
+        elif entry.islnk() and not pending:
+            entry = tree.get(member_parts(entry.linkname)) or entry
+            return entry.isreg() and entry.mode & 0o111 == 0o111
+    final = tree.get(tuple(stack))
+    return final is not None and (final.isreg() or final.islnk()) and final.mode & 0o111 == 0o111

@@ -304,7 +304,7 @@ def _plan(archive: zipfile.ZipFile, zip_path: Path) -> List[_Entry]:
     return entries
 
 
-def _lstat_at(name: str, dir_fd: int) -> Optional[os.stat_result]:
+def lstat_at(name: str, dir_fd: int) -> Optional[os.stat_result]:
     try:
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
@@ -328,7 +328,7 @@ def _open_parent(top: int, parts: Sequence[str], created: Dict[Tuple[str, ...], 
     fd = os.dup(top)
     try:
         for depth, name in enumerate(parts[:-1], 1):
-            st = _lstat_at(name, fd)
+            st = lstat_at(name, fd)
             if st is None:
                 os.mkdir(name, 0o700, dir_fd=fd)
                 created.setdefault(tuple(parts[:depth]), 0o755)
@@ -349,7 +349,7 @@ def _clear_for(name: str, dir_fd: int, kind: str) -> bool:
     """Make room for a new entry: a file or symlink in the way is unlinked (never written
     through); a directory stays for a directory entry and refuses anything else.
     True if a directory is already there."""
-    st = _lstat_at(name, dir_fd)
+    st = lstat_at(name, dir_fd)
     if st is None:
         return False
     if stat.S_ISDIR(st.st_mode):
