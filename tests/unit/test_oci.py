@@ -9,6 +9,7 @@ import io
 import json
 import os
 import stat
+import subprocess
 import tarfile
 import zlib
 from pathlib import Path
@@ -629,3 +630,41 @@ def test_base_has_executable_follows_symlinks_on_the_way_as_the_images_root_reso
     assert oci.base_has_executable(base, "/implied/dir/tool")  # no directory entries in the tar
     assert not oci.base_has_executable(base, "/usr/bin/loop")
     assert not oci.base_has_executable(base, "/bin")
+
+
+def test_verify_layers_stops_a_gzip_bomb_at_the_limit_it_shares_between_layers(tmp_path):
+    """1 MiB of zeros gzips to ~1 KiB: the check stops reading at the limit, across layers."""
+    zeros = gz_layer([entry("zeros", b"\0" * (1 << 20))])
+    small = gz_layer([entry("small", b"x")])
+    base = oci.open_base(make_image(tmp_path / "layout", [small, zeros]).layout, tmp_path / "scratch", ARCH)
+    assert len(zeros.stored) < 4096
+    with pytest.raises(ImageError) as caught:
+        oci.verify_layers(base.layers, 1 << 20)
+    (problem,) = caught.value.problems
+    assert "unpacks to more than %d bytes" % ((1 << 20) - len(small.raw)) in problem
+    verified = oci.verify_layers(base.layers, 4 << 20)
+    assert [layer.unpacked_size for layer in verified] == [len(small.raw), len(zeros.raw)]
+
+
+def test_open_base_refuses_json_nested_past_any_real_document(tmp_path):
+    layout = simple_image(tmp_path / "layout").layout
+    (layout / "index.json").write_text("[" * 100_000 + "]" * 100_000)
+    (problem,) = problems(layout, tmp_path / "scratch")
+    assert problem.startswith("%s: index.json is not JSON" % (layout / "index.json"))
+
+
+def test_an_oci_archive_with_a_sparse_member_is_refused_before_it_is_expanded(tmp_path):
+    layout = simple_image(tmp_path / "layout").layout
+    sparse = tmp_path / "sparse"
+    with open(sparse, "wb") as handle:
+        handle.truncate(1 << 30)
+    archive = tmp_path / "base.tar"
+    hexname = "f" * 64
+    subprocess.run(["tar", "--sparse", "--format=gnu", "-cf", str(archive), "-C", str(layout), "."], check=True)
+    subprocess.run(["tar", "--sparse", "--format=gnu", "-rf", str(archive), "--transform",
+                    "s|.*|blobs/sha256/%s|" % hexname, "-C", str(tmp_path), "sparse"], check=True)
+    assert archive.stat().st_size < 1 << 20
+    (problem,) = problems(archive, tmp_path / "scratch")
+    assert problem == "--base %s: blobs/sha256/%s is a sparse member: an oci-archive holds plain files" % (
+        archive, hexname)
+    assert not (tmp_path / "scratch" / "base" / "blobs" / "sha256" / hexname).exists()
