@@ -69,7 +69,7 @@ def unpack_image(source: Path, root: Path, scratch: Path, arch: str) -> ImageCon
         base = oci.open_base(source, scratch, arch)
         floor = sum(layer.size for layer in base.layers)
         if floor > IMAGE_LIMIT:
-            raise UnsafeImage("--image %s: its layers hold %s even compressed, over Lambda's %s limit"
+            raise UnsafeImage("--image %s: its layers hold %s as stored, over Lambda's %s limit"
                               % (source, megabytes(floor), megabytes(IMAGE_LIMIT)))
         layers = oci.verify_layers(base.layers, IMAGE_LIMIT)
     except oci.ImageError as exc:

@@ -22,6 +22,7 @@ from .docker_context import write_docker_context
 from .function_zip import build_function_zip
 from .image import build_image
 from .layer import build_layer
+from .manifest import manifest_path_for
 from .options import ImageOptions, LayerOptions, host_arch, include_pairs
 from .patch import PatchError
 from .python_bundle import InterpreterError
@@ -316,9 +317,12 @@ def make_runtime_image(argv: Optional[List[str]] = None) -> int:
     prog = "make-runtime-image"
     if args.docker_context is not None:
         return _docker_context(args, prog)
-    unwritable = output_problem(args.output)
+    # A layout is a directory (new or empty, image.py checks): what must be writable is its parent.
+    unwritable = output_problem(manifest_path_for(args.output) if args.layout else args.output)
     if unwritable:
-        return _fail(EXIT_CHECK, [unwritable.replace("the zip's file name", "the archive's file name")], prog)
+        return _fail(EXIT_CHECK, [unwritable.replace("the zip's file name, e.g. %s" % (args.output / "layer.zip"),
+                                                     "the archive's file name, e.g. %s" % (args.output / "image.tar"))],
+                     prog)
     options = ImageOptions(output=args.output, layer=layer_options(args, args.output), function=args.function,
                            handler=args.handler, base=args.base, entrypoint=args.entrypoint, rie=args.rie,
                            layout=args.layout, tag=args.tag)

@@ -112,7 +112,7 @@ def _read_base(options: ImageOptions, scratch: Path, findings: Findings) -> Opti
         # What the descriptors alone show is over the limit is refused before anything is read.
         floor = sum(layer.size for layer in base.layers)
         if floor > IMAGE_LIMIT:
-            raise oci.ImageError(["%s: its layers hold %s even compressed, over Lambda's %s limit for an image"
+            raise oci.ImageError(["%s: its layers hold %s as stored, over Lambda's %s limit for an image"
                                   % (base.where, checks.megabytes(floor), checks.megabytes(IMAGE_LIMIT))])
         return base._replace(layers=oci.verify_layers(base.layers, IMAGE_LIMIT))
     except oci.ImageError as exc:

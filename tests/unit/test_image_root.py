@@ -307,7 +307,7 @@ def test_layers_stored_over_10_gb_are_refused_before_they_are_read(tmp_path, siz
     (tmp_path / "root").mkdir()
     with pytest.raises(UnsafeImage) as caught:
         unpack_image(layout, tmp_path / "root", tmp_path / "scratch", ARCH)
-    assert str(caught.value) == "--image %s: its layers hold %s even compressed, over Lambda's %s limit" % (
+    assert str(caught.value) == "--image %s: its layers hold %s as stored, over Lambda's %s limit" % (
         layout, megabytes(sum(sizes)), megabytes(IMAGE_LIMIT))
     assert os.listdir(tmp_path / "root") == []
 
