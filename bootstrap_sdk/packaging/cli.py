@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import Callable, List, Optional, Tuple, TypeVar
 
 from . import checks
 from .checks import BuildError
@@ -30,6 +30,7 @@ from .python_bundle import InterpreterError
 EXIT_CHECK = 3
 EXIT_TOOL = 4
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+T = TypeVar("T")
 
 LAYER_EPILOG = """\
 The layer extracts to /opt: /opt/bootstrap runs the runtime (python -I -S, no /bin/sh
@@ -144,6 +145,21 @@ def output_problem(output: Path) -> Optional[str]:
     return None
 
 
+def _guarded(prog: str, what: str, build: Callable[[], T]) -> Tuple[Optional[T], int]:
+    """What ``build`` returns, or None and the exit code after saying why it failed:
+    3 for inputs, 4 for a tool the build runs, 130 for Ctrl-C."""
+    try:
+        return build(), 0
+    except BuildError as exc:
+        return None, _fail(EXIT_CHECK, exc.problems, prog)
+    except (InterpreterError, PatchError) as exc:
+        return None, _fail(EXIT_TOOL, [str(exc)], prog)
+    except OSError as exc:
+        return None, _fail(EXIT_CHECK, [_io_problem(exc)], prog)
+    except KeyboardInterrupt:
+        return None, _fail(EXIT_INTERRUPTED, ["interrupted (Ctrl-C): no %s was finished" % what], prog)
+
+
 def _io_problem(exc: OSError) -> str:
     """An input or output the build could not use, in one line."""
     return "%s: %s" % (exc.filename or "a file of the build", exc.strerror or exc)
@@ -165,16 +181,9 @@ def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
     if unwritable:
         return _fail(EXIT_CHECK, [unwritable])
     options = layer_options(args, args.output)
-    try:
-        result = build_layer(options, _progress(args.quiet))
-    except BuildError as exc:
-        return _fail(EXIT_CHECK, exc.problems)
-    except (InterpreterError, PatchError) as exc:
-        return _fail(EXIT_TOOL, [str(exc)])
-    except OSError as exc:
-        return _fail(EXIT_CHECK, [_io_problem(exc)])
-    except KeyboardInterrupt:
-        return _fail(EXIT_INTERRUPTED, ["interrupted (Ctrl-C): no zip was finished"])
+    result, code = _guarded("make-runtime-layer", "zip", lambda: build_layer(options, _progress(args.quiet)))
+    if result is None:
+        return code
     for warning in result.warnings:
         print("make-runtime-layer: warning: %s" % warning, file=sys.stderr)
     if args.json:
@@ -227,15 +236,10 @@ def make_function_zip(argv: Optional[List[str]] = None) -> int:
     unwritable = output_problem(args.output)
     if unwritable:
         return _fail(EXIT_CHECK, [unwritable], prog)
-    try:
-        manifest = build_function_zip(args.source, args.output, args.runtime, args.arch, _progress(args.quiet),
-                                      handler=args.handler)
-    except BuildError as exc:
-        return _fail(EXIT_CHECK, exc.problems, prog)
-    except OSError as exc:
-        return _fail(EXIT_CHECK, [_io_problem(exc)], prog)
-    except KeyboardInterrupt:
-        return _fail(EXIT_INTERRUPTED, ["interrupted (Ctrl-C): no zip was finished"], prog)
+    manifest, code = _guarded(prog, "zip", lambda: build_function_zip(
+        args.source, args.output, args.runtime, args.arch, _progress(args.quiet), handler=args.handler))
+    if manifest is None:
+        return code
     for warning in manifest["warnings"]:  # type: ignore[attr-defined]
         print("%s: warning: %s" % (prog, warning), file=sys.stderr)
     if args.json:
@@ -326,16 +330,9 @@ def make_runtime_image(argv: Optional[List[str]] = None) -> int:
     options = ImageOptions(output=args.output, layer=layer_options(args, args.output), function=args.function,
                            handler=args.handler, base=args.base, entrypoint=args.entrypoint, rie=args.rie,
                            layout=args.layout, tag=args.tag)
-    try:
-        result = build_image(options, _progress(args.quiet))
-    except BuildError as exc:
-        return _fail(EXIT_CHECK, exc.problems, prog)
-    except (InterpreterError, PatchError) as exc:
-        return _fail(EXIT_TOOL, [str(exc)], prog)
-    except OSError as exc:
-        return _fail(EXIT_CHECK, [_io_problem(exc)], prog)
-    except KeyboardInterrupt:
-        return _fail(EXIT_INTERRUPTED, ["interrupted (Ctrl-C): no image was finished"], prog)
+    result, code = _guarded(prog, "image", lambda: build_image(options, _progress(args.quiet)))
+    if result is None:
+        return code
     for warning in result.warnings:
         print("%s: warning: %s" % (prog, warning), file=sys.stderr)
     if args.json:
@@ -347,15 +344,11 @@ def make_runtime_image(argv: Optional[List[str]] = None) -> int:
 
 
 def _docker_context(args: argparse.Namespace, prog: str) -> int:
-    try:
-        written = write_docker_context(args.docker_context, layer_options(args, args.docker_context / "unused.zip"),
-                                       args.function, args.handler, args.docker_base, _progress(args.quiet))
-    except BuildError as exc:
-        return _fail(EXIT_CHECK, exc.problems, prog)
-    except (InterpreterError, PatchError) as exc:
-        return _fail(EXIT_TOOL, [str(exc)], prog)
-    except OSError as exc:
-        return _fail(EXIT_CHECK, [_io_problem(exc)], prog)
+    written, code = _guarded(prog, "context", lambda: write_docker_context(
+        args.docker_context, layer_options(args, args.docker_context / "unused.zip"), args.function, args.handler,
+        args.docker_base, _progress(args.quiet)))
+    if written is None:
+        return code
     if not args.quiet:
         print("%s\nbuild with:\n  docker build --platform linux/%s -t IMAGE %s" % (
             written, "amd64" if args.arch == "x86_64" else "arm64", args.docker_context))

@@ -171,6 +171,18 @@ def _layer_templates(name: str, properties: Template, zip_path: Path) -> Dict[st
             "sam": _render(sam, "sam deploy uploads ContentUri, the zip as it is, to S3")}
 
 
+def _function_outputs(logical: str) -> Template:
+    return {"FunctionName": {"Value": {"Ref": logical}}, "FunctionArn": {"Value": {"Fn::GetAtt": [logical, "Arn"]}}}
+
+
+def _execution_role() -> Template:
+    """A role Lambda may assume, with the basic execution policy (logs)."""
+    return {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "ManagedPolicyArns": [{"Fn::Sub": BASIC_EXECUTION_POLICY}]}}
+
+
 def _function_templates(zip_path: Path, runtime: str, architecture: str) -> Dict[str, str]:
     parameters: Template = {
         "Handler": {"Type": "String", "MinLength": 1, "MaxLength": 128,
@@ -186,12 +198,7 @@ def _function_templates(zip_path: Path, runtime: str, architecture: str) -> Dict
         "Layers": {"Fn::If": ["HasLayers", {"Ref": "Layers"}, {"Ref": "AWS::NoValue"}]},
         "MemorySize": {"Ref": "MemorySize"}, "Timeout": {"Ref": "Timeout"}}
     conditions = {"HasLayers": {"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": "Layers"}]}, ""]}]}}
-    outputs = {"FunctionName": {"Value": {"Ref": logical}},
-               "FunctionArn": {"Value": {"Fn::GetAtt": [logical, "Arn"]}}}
-    role = {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-        "ManagedPolicyArns": [{"Fn::Sub": BASIC_EXECUTION_POLICY}]}}
+    outputs, role = _function_outputs(logical), _execution_role()
     cloudformation: Template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "A Lambda function whose code is a zip built by make-function-zip, in S3",
@@ -296,12 +303,7 @@ def _image_templates(name: str, repository_uri: str, command: List[str], entrypo
         image_config["Command"] = command
     properties: Template = {"PackageType": "Image", "Architectures": [architecture], "ImageConfig": image_config,
                             "MemorySize": {"Ref": "MemorySize"}, "Timeout": {"Ref": "Timeout"}}
-    outputs = {"FunctionName": {"Value": {"Ref": logical}},
-               "FunctionArn": {"Value": {"Fn::GetAtt": [logical, "Arn"]}}}
-    role = {"Type": "AWS::IAM::Role", "Properties": {
-        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
-            "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
-        "ManagedPolicyArns": [{"Fn::Sub": BASIC_EXECUTION_POLICY}]}}
+    outputs, role = _function_outputs(logical), _execution_role()
     cloudformation: Template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "A Lambda function from a container image built by make-runtime-image (image functions "

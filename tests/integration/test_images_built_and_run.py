@@ -5,7 +5,6 @@ starts an image (no AWS_LAMBDA_RUNTIME_API: the image's own RIE serves)."""
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import os
@@ -19,9 +18,10 @@ import time
 import urllib.request
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import pytest
+from hand_made_images import Member, put, sha256, tar_of
 
 from bootstrap_sdk.local import cli as local_cli
 from bootstrap_sdk.local import jail
@@ -64,51 +64,39 @@ def make_image(output: Path, *argv: str) -> dict:
 # -- a base image, made by hand (not by the code under test) --------------------------------
 
 def _layer(entries: Sequence[Tuple[str, str, bytes]]) -> bytes:
-    """A gzip tar layer of (name, kind, data): kind "dir", "file" or "link" (data: the target)."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for name, kind, data in entries:
-            info = tarfile.TarInfo(name)
-            if kind == "dir":
-                info.type, info.mode = tarfile.DIRTYPE, 0o755
-                archive.addfile(info)
-            elif kind == "link":
-                info.type, info.linkname = tarfile.SYMTYPE, data.decode()
-                archive.addfile(info)
-            else:
-                info.size, info.mode = len(data), 0o644
-                archive.addfile(info, io.BytesIO(data))
-    return raw.getvalue()
+    """A tar layer of (name, kind, data): kind "dir" or "file"."""
+    members: List[Member] = []
+    for name, kind, data in entries:
+        info = tarfile.TarInfo(name)
+        if kind == "dir":
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            members.append((info, None))
+        else:
+            info.size, info.mode = len(data), 0o644
+            members.append((info, data))
+    return tar_of(members)
 
 
 def base_layout(directory: Path) -> Path:
     """Two layers: the first writes /etc/base-greeting, /etc/removed and /var/cache/base/{a,b};
     the second removes /etc/removed (a whiteout) and empties /var/cache/base (an opaque
     directory) before adding c there; the config sets BASE_SETTING and a PATH."""
-    blobs = directory / "blobs" / "sha256"
-    blobs.mkdir(parents=True)
-
-    def blob(data: bytes) -> Dict[str, object]:
-        digest = hashlib.sha256(data).hexdigest()
-        (blobs / digest).write_bytes(data)
-        return {"digest": "sha256:" + digest, "size": len(data)}
-
     tars = [_layer([("etc", "dir", b""), ("etc/base-greeting", "file", b"hello from the base\n"),
                     ("etc/removed", "file", b"x"), ("var", "dir", b""), ("var/cache", "dir", b""),
                     ("var/cache/base", "dir", b""), ("var/cache/base/a", "file", b"a"),
                     ("var/cache/base/b", "file", b"b")]),
             _layer([("etc/.wh.removed", "file", b""), ("var/cache/base/.wh..wh..opq", "file", b""),
                     ("var/cache/base/c", "file", b"c")])]
-    layers = [dict(blob(gzip.compress(raw, mtime=0)), mediaType="application/vnd.oci.image.layer.v1.tar+gzip")
+    layers = [put(directory, gzip.compress(raw, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip")
               for raw in tars]
     config = {"architecture": GOARCH[host_arch()], "os": "linux",
               "config": {"Env": ["PATH=/base/bin", "BASE_SETTING=kept"], "Cmd": ["/bin/sh"]},
-              "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest() for raw in tars]}}
+              "rootfs": {"type": "layers", "diff_ids": [sha256(raw) for raw in tars]}}
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": dict(blob(json.dumps(config).encode()), mediaType="application/vnd.oci.image.config.v1+json"),
+                "config": put(directory, json.dumps(config).encode(), "application/vnd.oci.image.config.v1+json"),
                 "layers": layers}
-    index = {"schemaVersion": 2, "manifests": [dict(blob(json.dumps(manifest).encode()),
-                                                    mediaType="application/vnd.oci.image.manifest.v1+json")]}
+    index = {"schemaVersion": 2, "manifests": [put(directory, json.dumps(manifest).encode(),
+                                                   "application/vnd.oci.image.manifest.v1+json")]}
     (directory / "index.json").write_text(json.dumps(index))
     (directory / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     return directory

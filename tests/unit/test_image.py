@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional
 
 import pytest
+from hand_made_images import put, sha256, tar_of
 import yaml
 
 from native import gcc
@@ -131,10 +132,6 @@ def archive_json(archive: Path, name: str) -> Dict[str, Any]:
         return loaded
 
 
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
 # -- inputs: function code, programs, base images ------------------------------------------
 
 def function_dir(path: Path, text: str = APP) -> Path:
@@ -153,29 +150,18 @@ def foreign(program: Path, path: Path) -> Path:
     return path
 
 
-def blob(layout: Path, data: bytes, media_type: str) -> Dict[str, Any]:
-    (layout / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
-    digest = sha256(data)
-    (layout / "blobs" / "sha256" / digest[7:]).write_bytes(data)
-    return {"mediaType": media_type, "digest": digest, "size": len(data)}
-
-
 def json_bytes(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
 
 
 def base_layer() -> bytes:
     """An uncompressed tar: etc/ and etc/base-greeting."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        directory = tarfile.TarInfo("etc")
-        directory.type, directory.mode, directory.mtime = tarfile.DIRTYPE, 0o755, EPOCH
-        archive.addfile(directory)
-        data = GREETING.encode()
-        greeting = tarfile.TarInfo("etc/base-greeting")
-        greeting.size, greeting.mode, greeting.mtime = len(data), 0o644, EPOCH
-        archive.addfile(greeting, io.BytesIO(data))
-    return raw.getvalue()
+    directory = tarfile.TarInfo("etc")
+    directory.type, directory.mode, directory.mtime = tarfile.DIRTYPE, 0o755, EPOCH
+    data = GREETING.encode()
+    greeting = tarfile.TarInfo("etc/base-greeting")
+    greeting.size, greeting.mode, greeting.mtime = len(data), 0o644, EPOCH
+    return tar_of([(directory, None), (greeting, data)])
 
 
 def write_base(layout: Path, architecture: str = GOARCH[ARCH], layers: Optional[List[Dict[str, Any]]] = None,
@@ -184,15 +170,15 @@ def write_base(layout: Path, architecture: str = GOARCH[ARCH], layers: Optional[
     the manifest's descriptor."""
     if layers is None:
         raw = base_layer()
-        layers, diff_ids = [blob(layout, gzip.compress(raw, mtime=0), OCI_LAYER_GZIP)], [sha256(raw)]
+        layers, diff_ids = [put(layout, gzip.compress(raw, mtime=0), OCI_LAYER_GZIP)], [sha256(raw)]
     config = {"architecture": architecture, "os": "linux",
               "config": {"Env": ["FOO=bar", "PATH=/base/bin"], "Cmd": ["/bin/sh"], "Labels": {"base": "yes"},
                          "Healthcheck": {"Test": ["CMD", "/bin/true"]}},
               "rootfs": {"type": "layers", "diff_ids": diff_ids},
               "history": [{"created": CREATED, "created_by": "the test's base"}]}
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
-                "config": blob(layout, json_bytes(config), OCI_CONFIG), "layers": layers}
-    descriptor = blob(layout, json_bytes(manifest), OCI_MANIFEST)
+                "config": put(layout, json_bytes(config), OCI_CONFIG), "layers": layers}
+    descriptor = put(layout, json_bytes(manifest), OCI_MANIFEST)
     (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [
         dict(descriptor, mediaType=index_media_type, annotations={"org.opencontainers.image.ref.name": "latest"})]}

@@ -4,8 +4,6 @@ safely (whiteouts, opaque dirs, symlinks resolved inside the root, hostile entri
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import json
 import os
 import stat
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import pytest
+from hand_made_images import Member, put, sha256, tar_of
 
 from bootstrap_sdk.local.image_root import ImageConfig, UnsafeImage, unpack_image
 from bootstrap_sdk.packaging.checks import IMAGE_LIMIT, megabytes
@@ -27,14 +26,9 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
 OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
 OCI_LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
-Member = Tuple[tarfile.TarInfo, Optional[bytes]]
 
 
 # -- images made by hand (tarfile, gzip, json, hashlib) ------------------------------------------
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
 
 def f(name: str, data: bytes = b"", mode: int = 0o644) -> Member:
     info = tarfile.TarInfo(name)
@@ -58,22 +52,6 @@ def special(name: str, kind: bytes) -> Member:
     info = tarfile.TarInfo(name)
     info.type, info.mode, info.devmajor, info.devminor = kind, 0o666, 1, 3
     return info, None
-
-
-def tar_of(members: Sequence[Member]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
-        for info, data in members:
-            archive.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buffer.getvalue()
-
-
-def put(layout: Path, data: bytes, media_type: str) -> Dict[str, object]:
-    digest = sha256(data)
-    path = layout / "blobs" / "sha256" / digest[7:]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"mediaType": media_type, "digest": digest, "size": len(data)}
 
 
 class Image(NamedTuple):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import pytest
+from hand_made_images import Member, put, sha256, tar_of
 
 from bootstrap_sdk.packaging import oci
 from bootstrap_sdk.packaging.oci import (DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_LIST, DOCKER_MANIFEST, OCI_CONFIG,
@@ -24,14 +25,9 @@ from bootstrap_sdk.packaging.oci import (DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKE
 
 EPOCH = 1700000000
 ARCH = "x86_64"     # what open_base is asked for; the configs below say amd64
-Member = Tuple[tarfile.TarInfo, Optional[bytes]]
 
 
 # -- images made by hand (tarfile, gzip, json, hashlib: nothing of oci.py) -------------------
-
-def sha256(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
 
 def entry(name: str, data: bytes = b"", mode: int = 0o644, kind: bytes = tarfile.REGTYPE,
           linkname: str = "") -> Member:
@@ -43,14 +39,6 @@ def entry(name: str, data: bytes = b"", mode: int = 0o644, kind: bytes = tarfile
 
 def d(name: str, mode: int = 0o755) -> Member:
     return entry(name, mode=mode, kind=tarfile.DIRTYPE)
-
-
-def tar_of(members: Sequence[Member]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for info, data in members:
-            archive.addfile(info, io.BytesIO(data) if data is not None else None)
-    return buffer.getvalue()
 
 
 class Layer(NamedTuple):
@@ -67,15 +55,6 @@ def gz_layer(members: Sequence[Member], media_type: str = OCI_LAYER_GZIP) -> Lay
 def tar_layer(members: Sequence[Member]) -> Layer:
     raw = tar_of(members)
     return Layer(OCI_LAYER_TAR, raw, raw)
-
-
-def put(layout: Path, data: bytes, media_type: str, name: Optional[str] = None) -> Dict[str, object]:
-    """A blob stored under its digest (or under ``name``, to make one that lies), and its descriptor."""
-    digest = sha256(data)
-    path = layout / "blobs" / "sha256" / (name or digest.split(":")[1])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return {"mediaType": media_type, "digest": "sha256:" + path.name, "size": len(data)}
 
 
 def put_json(layout: Path, value: object, media_type: str, name: Optional[str] = None) -> Dict[str, object]:
