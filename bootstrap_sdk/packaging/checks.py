@@ -96,7 +96,8 @@ def bundled_elf_files(root: Path, mount: str = "/opt") -> List[str]:
 
 def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str] = (),
                needs_bootstrap: bool = True, other_bytes: int = 0, mount: str = "/opt",
-               exclude: Iterable[str] = (), size_limit: Optional[int] = UNZIPPED_LIMIT) -> Findings:
+               exclude: Iterable[str] = (), size_limit: Optional[int] = UNZIPPED_LIMIT,
+               os_userland: bool = True) -> Findings:
     """Check a staged tree: paths, symlinks, modes, ELF machines and glibc, scripts'
     interpreters, bootstrap, size. ``mount`` is where Lambda puts the tree (/opt for a
     layer, /var/task for function code).
@@ -105,7 +106,9 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
     and glibc; every other dynamic ELF file runs on the target's glibc and is checked
     against its version (2.34 for provided.al2023, 2.26 for provided.al2). ``exclude``
     names files (relative to root) that will not be zipped. ``size_limit`` None: an image's
-    tree, which the image's own 10 GB limit covers.
+    tree, which the image's own 10 GB limit covers. ``os_userland`` False: an image from
+    scratch, where nothing outside the trees it holds exists, so what leans on the OS (its
+    glibc, a ``#!/bin/sh``) is an error, not a warning.
     """
     findings = Findings()
     left_out = set(exclude)
@@ -139,8 +142,10 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
                                        % (rel, stat.S_IMODE(st.st_mode)))
             if st.st_mode & 0o111:
                 warning = _interpreter_warning(root, rel, path, mount)
-                if warning:
+                if warning and os_userland:
                     findings.warnings.append(warning)
+                elif warning:
+                    findings.errors.append(warning + NO_OS)
                 with open(path, "rb") as handle:
                     crlf = shebang_problem(rel, handle.read(256))
                 if crlf:
@@ -160,7 +165,7 @@ def check_tree(root: Path, arch: str, runtime: str, self_contained: Iterable[str
                                        "(it then brings its own glibc) or build it against an older glibc"
                                        % (rel, info.glibc_text(), runtime, *glibc))
             elif info.is_program and info.interpreter and rel not in bundled:
-                _check_os_linked(root, rel, info, arch, runtime, mount, findings)
+                _check_os_linked(root, rel, info, arch, runtime, mount, findings, os_userland)
         dirs[:] = [d for d in dirs if not (Path(directory) / d).is_symlink()]
     if needs_bootstrap:
         _check_bootstrap(root, findings)
@@ -185,7 +190,7 @@ def _execute_bit_warning(rel: str, path: Path, mode: int, info: Optional[ElfInfo
 
 
 def _check_os_linked(root: Path, rel: str, info: ElfInfo, arch: str, runtime: str, mount: str,
-                     findings: Findings) -> None:
+                     findings: Findings, os_userland: bool = True) -> None:
     """A program that uses a loader it does not bring: the OS's, which Lambda has (and the
     local sandbox has not), or another one, which Lambda has not either."""
     loader = info.interpreter or ""
@@ -197,6 +202,10 @@ def _check_os_linked(root: Path, rel: str, info: ElfInfo, arch: str, runtime: st
             "%s needs the loader %s, which %s does not have: Lambda would fail to start it with \"No such file "
             "or directory\". Bundle it with make-runtime-layer --executable (which brings its loader and "
             "libraries), or link it statically" % (rel, loader, runtime))
+        return
+    if not os_userland:
+        findings.errors.append("%s is linked against the OS's glibc (loader %s): Lambda would fail to start it "
+                               "with \"No such file or directory\"%s" % (rel, loader, NO_OS))
         return
     places = [root / "lib"] + ([root] if mount == "/var/task" else [])
     missing = [name for name in info.needed if name not in GLIBC_SONAMES
@@ -213,6 +222,8 @@ def _check_os_linked(root: Path, rel: str, info: ElfInfo, arch: str, runtime: st
 # What provided.al2023 (and provided.al2) offer a script's #! line besides the code itself.
 OS_INTERPRETERS = ("/bin/sh", "/bin/bash", "/usr/bin/sh", "/usr/bin/bash", "/usr/bin/env")
 CODE_DIRS = ("/opt/", "/var/task/")
+NO_OS = (" (an image from scratch has no OS: bundle what it needs with --executable, or build on a --base that "
+         "brings it)")
 
 
 def shebang_interpreter(path: Path) -> Optional[str]:

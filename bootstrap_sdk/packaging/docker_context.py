@@ -45,10 +45,11 @@ def write_docker_context(directory: Path, layer: LayerOptions, function: Optiona
         raise BuildError(["--docker-context %s: give a new or empty directory" % directory])
     with tempfile.TemporaryDirectory(prefix="make-runtime-image-") as tmp:
         findings = Findings()
-        code = function_tree(function, handler, layer, Path(tmp), findings)
+        code = function_tree(function, handler, layer, Path(tmp), findings, os_userland=base != "scratch")
         if function is not None and not function.exists():
             findings.errors.append("--function %s: no such file or directory" % function)
-        with staged_runtime(layer, progress, size_limit=None) as (stage, layer_findings, warnings):
+        with staged_runtime(layer, progress, size_limit=None, os_userland=base != "scratch") as (
+                stage, layer_findings, warnings):
             findings.errors[:0] = layer_findings.errors
             findings.raise_if_failed()
             directory.mkdir(parents=True, exist_ok=True)

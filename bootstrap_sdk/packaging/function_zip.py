@@ -16,10 +16,10 @@ from .options import Progress, host_arch
 
 
 def check_function(source: Path, runtime: str, arch: str, exclude: Iterable[str] = (),
-                   size_limit: Optional[int] = checks.UNZIPPED_LIMIT) -> checks.Findings:
+                   size_limit: Optional[int] = checks.UNZIPPED_LIMIT, os_userland: bool = True) -> checks.Findings:
     """Check a function-code directory with the layer's rules (bootstrap optional)."""
     return checks.check_tree(source, arch, runtime, needs_bootstrap=False, mount="/var/task", exclude=exclude,
-                             size_limit=size_limit)
+                             size_limit=size_limit, os_userland=os_userland)
 
 
 HANDLER_LIMIT = 128  # characters of Lambda's Handler setting, which may hold no white space

@@ -47,11 +47,13 @@ def build_image(options: ImageOptions, progress: Progress = lambda line: None) -
         scratch = Path(tmp)
         findings = Findings()
         base = _read_base(options, scratch, findings)
-        function_dir = function_tree(options.function, options.handler, options.layer, scratch, findings)
+        function_dir = function_tree(options.function, options.handler, options.layer, scratch, findings,
+                                     os_userland=options.base is not None)
         if options.rie is not None:
             findings.errors += _rie_problems(options.rie, arch)
         progress("function: %s" % (function_dir or "none (the image runs what --handler names in /opt)"))
-        with staged_runtime(options.layer, progress, size_limit=None) as (stage, layer_findings, warnings):
+        with staged_runtime(options.layer, progress, size_limit=None, os_userland=options.base is not None) as (
+                stage, layer_findings, warnings):
             findings.errors[:0] = layer_findings.errors
             findings.warnings[:0] = warnings + layer_findings.warnings
             findings.errors += _entrypoint_problems(options.entrypoint, stage.root, function_dir, options.rie, base)
@@ -121,7 +123,7 @@ def _read_base(options: ImageOptions, scratch: Path, findings: Findings) -> Opti
 
 
 def function_tree(function: Optional[Path], handler: Optional[str], layer: LayerOptions, scratch: Path,
-                  findings: Findings) -> Optional[Path]:
+                  findings: Findings, os_userland: bool = True) -> Optional[Path]:
     """The function's code as a directory (a zip is extracted into ``scratch`` first,
     safely), checked with make-function-zip's rules; None without --function."""
     source = function
@@ -135,7 +137,7 @@ def function_tree(function: Optional[Path], handler: Optional[str], layer: Layer
             findings.errors.append("--function %s" % exc)
             return None
         source = tree
-    found = check_function(source, layer.runtime, layer.arch, size_limit=None)
+    found = check_function(source, layer.runtime, layer.arch, size_limit=None, os_userland=os_userland)
     if handler:
         check_handler(source, handler, found)
     findings.errors += ["--function %s: %s" % (function, problem) for problem in found.errors]

@@ -31,8 +31,8 @@ def build_layer(options: LayerOptions, progress: Progress = lambda line: None) -
 
 
 @contextmanager
-def staged_runtime(options: LayerOptions, progress: Progress,
-                   size_limit: Optional[int] = checks.UNZIPPED_LIMIT) -> Iterator[Tuple[staging.Stage, checks.Findings,
+def staged_runtime(options: LayerOptions, progress: Progress, size_limit: Optional[int] = checks.UNZIPPED_LIMIT,
+                   os_userland: bool = True) -> Iterator[Tuple[staging.Stage, checks.Findings,
                                                                               List[str]]]:
     """The layer's tree, staged, bundled, patched and checked, in a temporary directory
     that lives as long as the ``with``. ``findings`` holds every problem, for the caller to
@@ -52,7 +52,7 @@ def staged_runtime(options: LayerOptions, progress: Progress,
         staging.add_bootstrap(stage, options)
         progress("checking: paths, modes, symlinks, architecture, glibc, bootstrap, size")
         findings = checks.check_tree(stage.root, options.arch, options.runtime, self_contained,
-                                     size_limit=size_limit)
+                                     size_limit=size_limit, os_userland=os_userland)
         findings.errors[:0] = problems  # every problem at once, the closure's first
         yield stage, findings, warnings
 

@@ -23,7 +23,7 @@ import yaml
 
 from native import gcc
 from bootstrap_sdk.packaging import elf, image
-from bootstrap_sdk.packaging.checks import IMAGE_LIMIT, Findings, megabytes
+from bootstrap_sdk.packaging.checks import IMAGE_LIMIT, NO_OS, Findings, megabytes
 from bootstrap_sdk.packaging.cli import make_runtime_image
 from bootstrap_sdk.packaging.function_zip import build_function_zip
 from bootstrap_sdk.packaging.oci import GOARCH, OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_MANIFEST
@@ -683,3 +683,26 @@ def test_a_non_empty_docker_context_is_refused(inputs, tmp_path):
     assert (done.code, done.stdout) == (3, "")
     assert done.stderr.splitlines() == [ERROR + "--docker-context %s: give a new or empty directory" % context]
     assert [p.name for p in context.iterdir()] == ["keep.txt"]
+
+
+def test_from_scratch_what_leans_on_the_os_is_refused_on_a_base_only_warned_about(inputs, tmp_path):
+    """No OS in an image from scratch: a program linked against the OS's glibc, or a #!/bin/sh
+    script, cannot run there; on a base that brings an OS they are the warnings a zip gets."""
+    code = function_dir(tmp_path / "code")
+    shutil.copy(inputs.program, code / "tool")
+    (code / "run.sh").write_text("#!/bin/sh\necho hi\n")
+    (code / "run.sh").chmod(0o755)
+    problems = refused(tmp_path, "--function", str(code), "--handler", HANDLER)
+    loader = elf.read_elf(str(inputs.program)).interpreter
+    assert sorted(problems) == sorted([
+        "--function %s: run.sh starts with '#!/bin/sh': provided.al2023 has it, but it is all the OS userland such "
+        "a script may count on there; run-lambda-local's sandbox has none, so run it there with --os-userland, or "
+        "bundle an interpreter and point the #! line at it%s" % (code, NO_OS),
+        "--function %s: tool is linked against the OS's glibc (loader %s): Lambda would fail to start it with "
+        "\"No such file or directory\"%s" % (code, loader, NO_OS)])
+    on_base = run_cli(["-o", str(tmp_path / "based" / "app.tar"), "-q", "--function", str(code), "--handler",
+                       HANDLER, "--base", str(inputs.base)])
+    assert on_base.code == 0, on_base.stderr
+    assert "tool is linked against the OS's glibc" in on_base.stderr and "run.sh starts with '#!/bin/sh'" in \
+        on_base.stderr
+    assert "error" not in on_base.stderr
