@@ -275,6 +275,32 @@ def test_the_image_pays_as_the_layer_does_with_each_functions_cmd(root, tmp_path
             assert error["errorType"] in ("Executable.ExitCode16", "Executable.ReturnCode16"), function
 
 
+def test_skopeo_and_umoci_read_the_cobol_image_as_the_manifest_describes_it(root, tmp_path):
+    """Independent readers of cobol-image.tar: skopeo's view of it and umoci's unpacked bundle."""
+    archive = root.parent / "cobol-image.tar"
+    manifest = json.loads((root.parent / "cobol-image.manifest.json").read_text())
+    seen = json.loads(subprocess.run(["skopeo", "inspect", "oci-archive:%s" % archive], check=True,
+                                     capture_output=True, text=True).stdout)
+    assert seen["Digest"] == manifest["manifest_digest"]
+    assert seen["Layers"] == [layer["digest"] for layer in manifest["layers"]]
+    raw = json.loads(subprocess.run(["skopeo", "inspect", "--raw", "oci-archive:%s" % archive], check=True,
+                                    capture_output=True, text=True).stdout)
+    assert raw["mediaType"] == "application/vnd.oci.image.manifest.v1+json" and "manifests" not in raw
+    layout, bundle = tmp_path / "layout", tmp_path / "bundle"
+    layout.mkdir()
+    subprocess.run(["tar", "-xf", str(archive), "-C", str(layout)], check=True)
+    subprocess.run(["umoci", "unpack", "--rootless", "--image", "%s:latest" % layout, str(bundle)], check=True,
+                   capture_output=True)
+    process = json.loads((bundle / "config.json").read_text())["process"]
+    assert process["args"] == ["/opt/bootstrap", "cobcrun"] and process["cwd"] == "/var/task"
+    rootfs = bundle / "rootfs"
+    for program in ("opt/bin/cobcrun", "opt/bootstrap", "opt/bootstrap-sdk/bin/cobol-call-host"):
+        assert os.stat(rootfs / program).st_mode & 0o777 == 0o755, program
+    assert (rootfs / "var" / "task" / "PAYROLL.so").is_file()
+    assert (rootfs / "var" / "task" / "copybooks" / "PAYREQ.cpy").read_bytes() == \
+        (EXAMPLE / "copybooks" / "PAYREQ.cpy").read_bytes()
+
+
 # -- the mainframe dataset: EBCDIC VB, converted, summed up by ACCTSUM -------------------------
 
 SELECT = json.loads((EXAMPLE / "functions.json").read_text())["accounts"]["environment"]["BOOTSTRAP_SDK_EXEC_SELECT"]
