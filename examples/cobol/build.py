@@ -8,8 +8,8 @@ its whole closure (glibc included), ICU's 30 MB data library replaced by a stub.
 function: the programs compiled with ``cobc -m`` (modules that ``cobcrun`` loads), the
 copybooks the codec reads, and the COBOL source. The function zip is named after the
 function (``--name``, by default the first program in lower case): ``payroll-function.zip``
-here, ``greet-function.zip`` for ``--program GREET``. The image (``cobol-image.tar``, an
-oci-archive from make-runtime-image) holds the same two in one: the layer's tree in /opt,
+here, ``greet-function.zip`` for ``--program GREET``. The image, named the same way
+(``payroll-image.tar``, an oci-archive from make-runtime-image), holds the same two in one: the layer's tree in /opt,
 the function's in /var/task, ``cobcrun`` as its Cmd; each function picks its own Cmd and
 environment (ImageConfig and Environment on Lambda).
 """
@@ -100,7 +100,7 @@ def build(out: Path, quiet: bool = True, programs: Sequence[str] = PROGRAMS,
         raise BuildFailed("make-runtime-layer failed (its messages are above)")
     built = {"layer": layer_zip, "function": function_zip, "function_dir": function_dir}
     if image:
-        built["image"] = out / "cobol-image.tar"
+        built["image"] = out / ("%s-image.tar" % (name or function_name(programs)))
         code = cli.make_runtime_image(["-o", str(built["image"]), "--function", str(function_dir), "--handler",
                                        "cobcrun"] + runtime + flags)
         if code != 0:

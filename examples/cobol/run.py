@@ -135,7 +135,7 @@ def run(out: Path, no_build: bool) -> int:
     if no_build:
         built = {"layer": out / "cobol-runtime.zip",
                  "function": out / ("%s-function.zip" % build.function_name(build.PROGRAMS)),
-                 "image": out / "cobol-image.tar"}
+                 "image": out / ("%s-image.tar" % build.function_name(build.PROGRAMS))}
     else:
         print("== building the layer, the function and the image (examples/cobol/build.py)")
         built = build.build(out)

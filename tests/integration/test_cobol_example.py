@@ -260,10 +260,10 @@ def test_paycalc_abend_is_return_code_16_and_the_host_serves_on(paycalc):
 # -- the same functions from the example's image ------------------------------------------------
 
 def test_the_image_pays_as_the_layer_does_with_each_functions_cmd(root, tmp_path):
-    """cobol-image.tar, unpacked as run-lambda-local --image does: PAYROLL (stdio) and
+    """payroll-image.tar, unpacked as run-lambda-local --image does: PAYROLL (stdio) and
     PAYCALC (call mode) from one image, each with its own Cmd and environment."""
     image_root = make_root(tmp_path / "image-root")
-    config = unpack_image(root.parent / "cobol-image.tar", image_root, tmp_path, host_arch())
+    config = unpack_image(root.parent / "payroll-image.tar", image_root, tmp_path, host_arch())
     assert config.entrypoint == ["/opt/bootstrap"] and config.cmd == ["cobcrun"]
     employee = event("overtime.json")
     for function in ("payroll", "paycalc"):
@@ -276,9 +276,9 @@ def test_the_image_pays_as_the_layer_does_with_each_functions_cmd(root, tmp_path
 
 
 def test_skopeo_and_umoci_read_the_cobol_image_as_the_manifest_describes_it(root, tmp_path):
-    """Independent readers of cobol-image.tar: skopeo's view of it and umoci's unpacked bundle."""
-    archive = root.parent / "cobol-image.tar"
-    manifest = json.loads((root.parent / "cobol-image.manifest.json").read_text())
+    """Independent readers of payroll-image.tar: skopeo's view of it and umoci's unpacked bundle."""
+    archive = root.parent / "payroll-image.tar"
+    manifest = json.loads((root.parent / "payroll-image.manifest.json").read_text())
     seen = json.loads(subprocess.run(["skopeo", "inspect", "oci-archive:%s" % archive], check=True,
                                      capture_output=True, text=True).stdout)
     assert seen["Digest"] == manifest["manifest_digest"]

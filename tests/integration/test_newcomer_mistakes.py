@@ -255,7 +255,8 @@ def test_build_py_names_the_function_after_the_adapted_program(tmp_path: Path):
         "           DISPLAY \"HELLO\".\n           GOBACK.\n")
     result = run([sys.executable, str(example / "build.py"), "--out", str(tmp_path / "out"), "--program", "GREET"])
     assert result.returncode == 0, result.stderr.decode()
-    assert lines(result.stdout)[-1] == "function: %s" % (tmp_path / "out" / "greet-function.zip")
+    assert lines(result.stdout)[-2:] == ["function: %s" % (tmp_path / "out" / "greet-function.zip"),
+                                         "image:    %s" % (tmp_path / "out" / "greet-image.tar")]
     with zipfile.ZipFile(tmp_path / "out" / "greet-function.zip") as archive:
         names = archive.namelist()
     assert "GREET.so" in names and "PAYROLL.so" not in names
