@@ -32,14 +32,13 @@ import tempfile
 from pathlib import Path
 from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ..packaging.checks import MAX_LAYERS, UNZIPPED_LIMIT, megabytes, shebang_interpreter
+from ..packaging.checks import (LAMBDA_LD_LIBRARY_PATH, LAMBDA_PATH, MAX_LAYERS, UNZIPPED_LIMIT, megabytes,
+                               shebang_interpreter)
 from ..packaging.zipper import LinkEscape, extract, resolve_inside, unzipped_size
 from . import jail
 from .cgroup import CgroupUnavailable, SandboxCgroup, cgroup_name
 from .rie import InvokeResult, Rie, find_rie, port_in_use
 
-LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
-LAMBDA_LD_LIBRARY_PATH = "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
 RIE_IN_ROOT = "/" + jail.RIE_IN_ROOT
 SANDBOX_UID, SANDBOX_GID = 993, 990
 MEMORY_RANGE = (128, 10_240)          # MB, Lambda's memory sizes

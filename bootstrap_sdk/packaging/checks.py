@@ -19,6 +19,10 @@ from .zipper import LinkEscape, LinkLoop, resolve_inside, special_file_problem
 
 UNZIPPED_LIMIT = 262_144_000   # function + all layers, unzipped (250 MB)
 IMAGE_LIMIT = 10_737_418_240   # a container image, all its layers uncompressed (10 GB)
+# The default environment of provided.* (docs/facts.md#the-execution-environment): what the
+# local sandbox gives a zip function, and what an image's config sets.
+LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+LAMBDA_LD_LIBRARY_PATH = "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
 DIRECT_UPLOAD_LIMIT = 52_428_800  # zipped, for a direct upload (50 MB); above: through S3
 MAX_LAYERS = 5
 ENVIRONMENT_LIMIT = 4096          # a function's own environment variables, names and values together

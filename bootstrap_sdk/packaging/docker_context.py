@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Optional
 
 from .bootstrap_file import template_path
-from .checks import BuildError, Findings
-from .image import LAMBDA_LD_LIBRARY_PATH, LAMBDA_PATH, function_tree
+from .checks import LAMBDA_LD_LIBRARY_PATH, LAMBDA_PATH, BuildError, Findings
+from .image import function_tree
 from .layer import staged_runtime
 from .oci import GOARCH
 from .options import LayerOptions, Progress

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import checks, oci, zipper
-from .checks import IMAGE_LIMIT, BuildError, Findings
+from .checks import IMAGE_LIMIT, LAMBDA_LD_LIBRARY_PATH, LAMBDA_PATH, BuildError, Findings
 from .elf import MACHINES, read_elf
 from .function_zip import check_function, check_handler
 from .layer import staged_runtime
@@ -31,8 +31,6 @@ from .options import ImageOptions, ImageResult, LayerOptions, Progress
 
 RIE_PATH = "/usr/local/bin/aws-lambda-rie"
 TASK_ROOT = "/var/task"
-LAMBDA_PATH = "/usr/local/bin:/usr/bin/:/bin:/opt/bin"
-LAMBDA_LD_LIBRARY_PATH = "/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
 LAMBDA_ENV = {"PATH": LAMBDA_PATH, "LD_LIBRARY_PATH": LAMBDA_LD_LIBRARY_PATH, "LAMBDA_TASK_ROOT": TASK_ROOT,
               "LAMBDA_RUNTIME_DIR": "/var/runtime"}
 SKELETON = ("tmp/", "var/", "var/runtime/", "var/task/")  # what Lambda's own environment has
