@@ -28,15 +28,16 @@ def bundle_libraries(stage: Stage, options: LayerOptions, progress: Progress) ->
     needed, problems = _closure(stage, options)
     for soname, info in sorted(needed.items()):
         if soname in options.stub_libraries:
-            _stub(info.path, soname, stage.lib_dir / soname, progress)
+            _stub(info.path, soname, stage.lib_dir / soname, stage, progress)
         else:
-            copy_into(Path(os.path.realpath(info.path)), stage.lib_dir / soname)
+            copy_into(stage.real_file(info.path), stage.lib_dir / soname)
     if not options.system_libc:
         loader_name = elf.LOADERS[options.arch]
         python_info = elf.read_elf(str(stage.root / stage.python_rel))
         assert python_info is not None
-        host_loader = python_info.interpreter or "/lib64/" + loader_name
-        copy_into(Path(os.path.realpath(host_loader)), stage.lib_dir / loader_name)
+        loader = python_info.interpreter or elf.SYSTEM_LOADERS[options.arch]
+        source = stage.sysroot.resolve(loader) if stage.sysroot else Path(os.path.realpath(loader))
+        copy_into(source, stage.lib_dir / loader_name)
     progress("libraries: %d bundled in /opt/%s/lib" % (len(os.listdir(stage.lib_dir)), PRIVATE))
     return problems
 
@@ -50,7 +51,7 @@ def _closure(stage: Stage, options: LayerOptions) -> Tuple[Dict[str, elf.ElfInfo
         assert info is not None
         if info.machine == elf.MACHINES[options.arch]:
             roots.append(info)
-    search = [str(p) for p in options.library_paths] + elf.system_library_dirs()
+    search = stage.library_search(options.library_paths)
     skip = elf.GLIBC_SONAMES if options.system_libc else ()
     missing: List[str] = []
     needed = elf.closure(roots, search, skip, missing)
@@ -61,11 +62,11 @@ def _closure(stage: Stage, options: LayerOptions) -> Tuple[Dict[str, elf.ElfInfo
     return needed, problems
 
 
-def _stub(real: str, soname: str, target: Path, progress: Progress) -> None:
+def _stub(real: str, soname: str, target: Path, stage: Stage, progress: Progress) -> None:
     from .stub import StubError, build_stub
 
     try:
-        build_stub(real, soname, target)
+        build_stub(real, soname, target, stage.sysroot.c_compiler() if stage.sysroot else None)
     except StubError as exc:
         raise BuildError([str(exc)]) from None
     progress("library: %s replaced by a stub (%s → %s)" % (

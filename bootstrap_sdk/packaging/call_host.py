@@ -15,28 +15,32 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 from . import elf
 from .bootstrap_file import template_path
 from .checks import BuildError
-from .options import LayerOptions, Progress, host_arch
+from .options import LayerOptions, Progress
 from .stage import PRIVATE, Stage
+from .sysroot import Sysroot
 
 HOST_NAME = "cobol-call-host"  # adapter/cobol_call.HOST_NAME agrees
 HOST_REL = "%s/bin/%s" % (PRIVATE, HOST_NAME)
 
 
-def libcob_in(stage: Stage) -> Optional[str]:
+def libcob_in(stage: Stage, library_paths: Sequence[Path] = ()) -> Optional[str]:
     """The libcob soname the staged programs load (directly or not), if any."""
     roots = [info for rel in stage.elf_roots if rel.startswith("bin/")
              for info in [elf.read_elf(stage.origins.get(rel, str(stage.root / rel)))] if info is not None]
-    found = elf.closure(roots, elf.system_library_dirs(), missing=[])
+    found = elf.closure(roots, stage.library_search(library_paths), missing=[])
     return next((name for name in sorted(found) if name.startswith("libcob.so")), None)
 
 
-def compiler_command(source: Path, output: Path) -> List[str]:
-    """``cc`` (or ``$CC``) with libcob's flags (``cob-config``, when GnuCOBOL installed it)."""
+def compiler_command(source: Path, output: Path, sysroot: Optional[Sysroot] = None) -> List[str]:
+    """``cc`` (or ``$CC``) with libcob's flags (``cob-config``, when GnuCOBOL installed it);
+    for a sysroot, its compiler against its libcob and headers."""
+    if sysroot is not None:
+        return [sysroot.c_compiler(), "-O2", "-Wall", "-o", str(output), str(source)] + sysroot.c_flags() + ["-lcob"]
     command = [os.environ.get("CC") or "cc", "-O2", "-Wall", "-o", str(output), str(source)]
     cob_config = shutil.which("cob-config")
     flags: List[str] = []
@@ -48,15 +52,17 @@ def compiler_command(source: Path, output: Path) -> List[str]:
         [] if "-lcob" in flags else ["-lcob"])
 
 
-def build_host(output: Path) -> None:
+def build_host(output: Path, sysroot: Optional[Sysroot] = None) -> None:
     """Compile the host into ``output``; BuildError with the compiler's words if it fails."""
-    command = compiler_command(template_path("cobol_call_host.c"), output)
+    command = compiler_command(template_path("cobol_call_host.c"), output, sysroot)
     try:
         done = subprocess.run(command, capture_output=True, text=True)
     except OSError as exc:
-        raise BuildError(["cannot compile %s for call mode: %s: %s (install a C compiler and libcob's header: "
-                          "Debian's gnucobol3 brings both; or pass --no-call-host)"
-                          % (HOST_NAME, command[0], exc.strerror)]) from None
+        needs = ("Debian's gcc-%s for the compiler, and a sysroot fetched with libcob4-dev" % sysroot.triplet
+                 if sysroot is not None and command[0] != "cc" else
+                 "a C compiler and libcob's header: Debian's gnucobol3 brings both")
+        raise BuildError(["cannot compile %s for call mode: %s: %s (install %s; or pass --no-call-host)"
+                          % (HOST_NAME, command[0], exc.strerror, needs)]) from None
     if done.returncode != 0:
         raise BuildError(["cannot compile %s for call mode (%s): %s (pass --no-call-host to build the layer "
                           "without call mode)" % (HOST_NAME, " ".join(command), done.stderr.strip()[-2000:])])
@@ -66,15 +72,12 @@ def add_call_host(stage: Stage, options: LayerOptions, progress: Progress) -> No
     """Build the host into the stage when the layer bundles libcob (and it is wanted)."""
     if not options.call_host:
         return
-    soname = libcob_in(stage)
+    soname = libcob_in(stage, options.library_paths)
     if soname is None:
-        return
-    if options.arch != host_arch():
-        progress("call mode: not built (%s here, the layer is %s: no compiler for it)" % (host_arch(), options.arch))
         return
     target = stage.root / HOST_REL
     target.parent.mkdir(parents=True, exist_ok=True)
-    build_host(target)
+    build_host(target, stage.sysroot)
     target.chmod(0o755)
     stage.add_elf_root(HOST_REL, str(target))
     progress("call mode: %s built against %s → /opt/%s" % (HOST_NAME, soname, HOST_REL))

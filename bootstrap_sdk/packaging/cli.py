@@ -102,7 +102,11 @@ def runtime_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also look for shared libraries here (before the system's; repeatable)")
     parser.add_argument("--python", metavar="PATH",
                         help="the interpreter to bundle (default: this host's python3 that links libpython "
-                             "statically, e.g. Debian's /usr/bin/python3)")
+                             "statically, e.g. Debian's /usr/bin/python3; with --sysroot, the sysroot's python3.N, "
+                             "and a PATH is inside the sysroot)")
+    parser.add_argument("--sysroot", type=Path, metavar="DIR",
+                        help="the target's userland for an --arch that is not this machine's: the interpreter, "
+                             "glibc and every library come from there (made once by fetch-sysroot; offline after)")
     parser.add_argument("--stdlib", choices=["minimal", "full"], default="minimal",
                         help="minimal: what the runtime imports (default); full: the whole standard library "
                              "without tests, IDLE and tkinter")
@@ -170,6 +174,7 @@ def layer_options(args: argparse.Namespace, output: Path) -> LayerOptions:
     return LayerOptions(
         output=output, runtime=args.runtime, arch=args.arch, executables=args.executable,
         includes=include_pairs(args.include), library_paths=args.library_path, python=args.python,
+        sysroot=args.sysroot,
         stdlib=args.stdlib, stdlib_modules=args.stdlib_module, system_libc=args.system_libc,
         stub_libraries=args.stub_library, call_host=args.call_host, bootstrap=args.bootstrap,
         **({"name": args.name, "description": args.description, "license": args.license} if "name" in args else {}))
@@ -352,4 +357,56 @@ def _docker_context(args: argparse.Namespace, prog: str) -> int:
     if not args.quiet:
         print("%s\nbuild with:\n  docker build --platform linux/%s -t IMAGE %s" % (
             written, "amd64" if args.arch == "x86_64" else "arm64", args.docker_context))
+    return 0
+
+
+SYSROOT_EPILOG = """\
+A sysroot is what a layer or image for another architecture bundles instead of this
+machine's files: Debian's Python, glibc with its loader, libcob and every library they
+need, for --arch. The packages (those below, those of --package, and their dependencies)
+are downloaded once into DIR/debs with apt-get download and unpacked into DIR/root with
+dpkg-deb -x: nothing is installed on this machine. DIR/sysroot.json records each package's
+version and sha256; the layer's manifest repeats the versions. Run again, it downloads
+nothing and works offline; --refresh downloads the current versions.
+
+apt must know the architecture's packages first (as root, once):
+  dpkg --add-architecture arm64 && apt-get update
+
+examples:
+  fetch-sysroot --arch arm64 .tools/sysroot/arm64
+  make-runtime-layer --arch arm64 --sysroot .tools/sysroot/arm64 -o build/runtime-arm64.zip
+"""
+
+
+def sysroot_parser() -> argparse.ArgumentParser:
+    from .sysroot import DEFAULT_PACKAGES
+
+    parser = argparse.ArgumentParser(
+        prog="fetch-sysroot", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=SYSROOT_EPILOG,
+        description="Fetch and unpack Debian's packages for another architecture into a sysroot that "
+                    "make-runtime-layer --sysroot builds from (default packages: %s)." % ", ".join(DEFAULT_PACKAGES))
+    parser.add_argument("dest", type=Path, metavar="DIR", help="the sysroot's directory (made, or updated)")
+    parser.add_argument("--arch", required=True, choices=["x86_64", "arm64"], help="the target architecture")
+    parser.add_argument("--package", action="append", default=[], metavar="NAME",
+                        help="also fetch this Debian package and its dependencies, e.g. a library your programs "
+                             "link (repeatable)")
+    parser.add_argument("--refresh", action="store_true", help="download the current versions again")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def fetch_sysroot(argv: Optional[List[str]] = None) -> int:
+    from .sysroot import SysrootError, fetch_sysroot as fetch
+
+    args = sysroot_parser().parse_args(argv)
+    prog = "fetch-sysroot"
+    try:
+        sysroot = fetch(args.dest, args.arch, args.package, _progress(args.quiet), refresh=args.refresh)
+    except SysrootError as exc:
+        return _fail(EXIT_CHECK, [str(exc)], prog)
+    except OSError as exc:
+        return _fail(EXIT_CHECK, [_io_problem(exc)], prog)
+    if not args.quiet:
+        print("%s\nbuild with:\n  make-runtime-layer --arch %s --sysroot %s -o LAYER.zip"
+              % (sysroot.root, args.arch, args.dest))
     return 0

@@ -39,9 +39,9 @@ def staged_runtime(options: LayerOptions, progress: Progress, size_limit: Option
     raise with its own: the layer zips the tree, the image builder (``image.py``) puts it
     at /opt in an image layer."""
     warnings = staging.validate(options)
-    interpreter = staging.choose_interpreter(options, progress)
+    interpreter, sysroot = staging.choose_interpreter(options, progress)
     with tempfile.TemporaryDirectory(prefix="make-runtime-layer-") as tmp:
-        stage = staging.new_stage(Path(tmp) / "layer", interpreter)
+        stage = staging.new_stage(Path(tmp) / "layer", interpreter, sysroot)
         staging.add_python(stage, options, progress)
         staging.add_runtime(stage)
         staging.compile_python(stage, progress)
@@ -74,6 +74,8 @@ def _zip_and_describe(stage: staging.Stage, options: LayerOptions, findings: che
         unzipped_bytes=findings.unzipped_bytes, budget_left=left, runtimes=[options.runtime],
         architectures=[options.arch], python="%d.%d" % stage.interpreter.version, files=findings.files,
         bundled_libraries=sorted(os.listdir(stage.lib_dir)), warnings=warnings)
+    if stage.sysroot is not None:  # where the interpreter and libraries came from, to rebuild the same layer
+        manifest["sysroot"] = stage.sysroot.describe()
     manifest_path = write_manifest(output, manifest)
     progress("manifest: %s" % manifest_path)
     return LayerResult(output, manifest_path, manifest, warnings)

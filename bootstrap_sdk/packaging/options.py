@@ -25,6 +25,7 @@ class LayerOptions:
     includes: List[Tuple[Path, str]] = attr.Factory(list)   # (source, layer path)
     library_paths: List[Path] = attr.Factory(list)
     python: Optional[str] = None
+    sysroot: Optional[Path] = None  # the target's userland, for another --arch than this host's (sysroot.py)
     stdlib: str = "minimal"
     stdlib_modules: List[str] = attr.Factory(list)
     system_libc: bool = False

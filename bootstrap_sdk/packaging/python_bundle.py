@@ -18,12 +18,15 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import attr
 
 from .elf import read_elf
 from .runtime_files import SDK_DIR, runtime_modules
+
+if TYPE_CHECKING:
+    from .sysroot import Sysroot
 
 # Imported lazily on some path of the runtime (errors, adapter, shutdown): import them all.
 # ``logging`` too: the runtime routes its records (logs.bridge_logging), and handlers
@@ -47,23 +50,40 @@ class Interpreter:
     stdlib: str          # e.g. /usr/lib/python3.11
     dynload: str         # e.g. /usr/lib/python3.11/lib-dynload
     static_libpython: bool
+    runner: Tuple[str, ...] = ()  # what runs it here: qemu-user for another architecture's (sysroot.py)
 
     @property
     def name(self) -> str:
         return "python%d.%d" % self.version
 
+    def command(self, *args: str) -> List[str]:
+        return list(self.runner) + [self.executable] + list(args)
 
-def describe(python: str) -> Interpreter:
-    real = os.path.realpath(python)
+
+def describe(python: str, sysroot: Optional["Sysroot"] = None) -> Interpreter:
+    """``python`` probed; with a ``sysroot``, a path inside it, run there under its runner."""
+    runner: List[str] = []
+    if sysroot is not None:
+        from .sysroot import SysrootError
+
+        real = str(sysroot.resolve(python[len(str(sysroot.root)):] if python.startswith(str(sysroot.root) + "/")
+                                   else python))
+        try:
+            runner = sysroot.runner()
+        except SysrootError as exc:
+            raise InterpreterError(str(exc)) from None
+    else:
+        real = os.path.realpath(python)
     if not os.path.isfile(real) or not os.access(real, os.X_OK):
-        found = shutil.which(python) if "/" not in python else None
+        found = shutil.which(python) if "/" not in python and sysroot is None else None
         hint = (": --python takes a path, PATH is not searched (--python \"$(command -v %s)\" names %s)"
                 % (python, found)) if found else ""
         raise InterpreterError("interpreter %s is not an executable file%s" % (python, hint))
     script = ("import json, sys, sysconfig; p = sysconfig.get_paths(); "
               "print(json.dumps([sys.version_info[:2], p['stdlib'], sysconfig.get_config_var('DESTSHARED')]))")
     try:
-        output = subprocess.run([real, "-I", "-S", "-c", script], check=True, capture_output=True, text=True).stdout
+        output = subprocess.run(runner + [real, "-I", "-S", "-c", script], check=True, capture_output=True,
+                                text=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise InterpreterError("cannot run %s: %s" % (python, exc)) from None
     try:
@@ -77,7 +97,10 @@ def describe(python: str) -> Interpreter:
     if info is None:
         raise InterpreterError("%s is not an ELF executable" % real)
     static = not any(name.startswith("libpython") for name in info.needed)
-    return Interpreter(real, (version[0], version[1]), stdlib, dynload or os.path.join(stdlib, "lib-dynload"), static)
+    dynload = dynload or os.path.join(stdlib, "lib-dynload")
+    if sysroot is not None and not dynload.startswith(str(sysroot.root) + "/"):
+        dynload = str(sysroot.resolve(dynload))  # a path of the target's, built into its sysconfig
+    return Interpreter(real, (version[0], version[1]), stdlib, dynload, static, tuple(runner))
 
 
 def default_interpreter() -> Interpreter:
@@ -120,8 +143,8 @@ def _probe(interpreter: Interpreter, modules: Sequence[str]) -> List[str]:
         "print(json.dumps({'files': files, 'failed': failed}))\n"
     )
     env = {"PATH": "/usr/bin:/bin"}
-    result = subprocess.run([interpreter.executable, "-I", "-S", "-c", script, json.dumps(list(modules)),
-                             str(SDK_DIR.parent)],
+    result = subprocess.run(interpreter.command("-I", "-S", "-c", script, json.dumps(list(modules)),
+                                                str(SDK_DIR.parent)),
                             capture_output=True, text=True, cwd=str(SDK_DIR.parent), env=env)
     if result.returncode != 0:
         raise InterpreterError("probing %s failed: %s" % (interpreter.executable, result.stderr.strip()[-2000:]))
@@ -199,7 +222,7 @@ def compile_pyc(interpreter: Interpreter, jobs: List[Tuple[str, str, str]]) -> N
     """Compile (source, target .pyc, path shown in tracebacks) with the bundled interpreter."""
     if not jobs:
         return
-    result = subprocess.run([interpreter.executable, "-I", "-S", "-c", COMPILER], input=json.dumps(jobs),
+    result = subprocess.run(interpreter.command("-I", "-S", "-c", COMPILER), input=json.dumps(jobs),
                             capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": "0"})
     if result.returncode != 0:
         raise InterpreterError("compiling .pyc failed: %s" % result.stderr.strip()[-2000:])

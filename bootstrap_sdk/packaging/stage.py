@@ -22,7 +22,7 @@ import os
 import shutil
 import stat
 from pathlib import Path, PurePosixPath
-from typing import AbstractSet, Dict, List, Tuple
+from typing import AbstractSet, Dict, List, Optional, Sequence, Tuple
 
 import attr
 
@@ -31,6 +31,7 @@ from .bootstrap_file import write_bootstrap
 from .checks import BuildError
 from .options import LayerOptions, Progress
 from .runtime_files import RUNTIME_FILES, SDK_DIR, vendored_sources
+from .sysroot import Sysroot, SysrootError, sysroot_for
 
 PRIVATE = "bootstrap-sdk"
 OPT = "/opt"
@@ -47,6 +48,8 @@ class Stage:
     origins: Dict[str, str] = attr.Factory(dict)
     # (source, target .pyc, path shown in tracebacks)
     pyc_jobs: List[Tuple[str, str, str]] = attr.Factory(list)
+    # Another architecture's userland: the interpreter and libraries come from there.
+    sysroot: Optional[Sysroot] = None
 
     @property
     def python_rel(self) -> str:
@@ -63,6 +66,18 @@ class Stage:
     def add_elf_root(self, rel: str, origin: str) -> None:
         self.elf_roots.append(rel)
         self.origins[rel] = origin
+
+    def library_search(self, library_paths: Sequence[Path]) -> List[str]:
+        """Where libraries are looked for: ``--library-path``, then the target's own
+        directories (the sysroot's, else this host's)."""
+        system = self.sysroot.library_dirs() if self.sysroot else elf.system_library_dirs()
+        return [str(p) for p in library_paths] + system
+
+    def real_file(self, path: str) -> Path:
+        """The file ``path`` names, symlinks resolved (inside the sysroot for its files)."""
+        if self.sysroot is not None and path.startswith(str(self.sysroot.root) + os.sep):
+            return self.sysroot.resolve(path[len(str(self.sysroot.root)):])
+        return Path(os.path.realpath(path))
 
 
 def validate(options: LayerOptions) -> List[str]:
@@ -110,21 +125,29 @@ def _destination_problems(options: LayerOptions) -> List[str]:
     return problems
 
 
-def choose_interpreter(options: LayerOptions, progress: Progress) -> python_bundle.Interpreter:
+def choose_interpreter(options: LayerOptions, progress: Progress) -> Tuple[python_bundle.Interpreter,
+                                                                          Optional[Sysroot]]:
+    """The interpreter to bundle, and the sysroot it comes from when ``--arch`` needs one."""
     progress("interpreter: choosing and probing")
+    sysroot = sysroot_for(options.arch, options.sysroot)
     try:
-        interpreter = python_bundle.describe(options.python) if options.python else python_bundle.default_interpreter()
-    except python_bundle.InterpreterError as exc:
+        if sysroot is not None:
+            interpreter = python_bundle.describe(options.python or sysroot.python(), sysroot)
+            progress("sysroot: %s (%s, %d packages)" % (sysroot.root, sysroot.arch, len(sysroot.packages)))
+        else:
+            interpreter = python_bundle.describe(options.python) if options.python else \
+                python_bundle.default_interpreter()
+    except (python_bundle.InterpreterError, SysrootError) as exc:
         raise BuildError([str(exc)]) from None
     progress("interpreter: %s (Python %d.%d, libpython %s)" % (
         interpreter.executable, *interpreter.version, "static" if interpreter.static_libpython else "shared"))
-    return interpreter
+    return interpreter, sysroot
 
 
-def new_stage(root: Path, interpreter: python_bundle.Interpreter) -> Stage:
+def new_stage(root: Path, interpreter: python_bundle.Interpreter, sysroot: Optional[Sysroot] = None) -> Stage:
     root.mkdir()
     root.chmod(0o755)
-    stage = Stage(root, interpreter)
+    stage = Stage(root, interpreter, sysroot=sysroot)
     stage.lib_dir.mkdir(parents=True)
     return stage
 

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from elftools.elf.elffile import ELFFile
 
@@ -40,10 +40,13 @@ def exported_symbols(path: str) -> List[Tuple[str, bool]]:
         return sorted(symbols)
 
 
-def build_stub(real: str, soname: str, output: Path) -> None:
-    compiler = shutil.which("cc") or shutil.which("gcc")
+def build_stub(real: str, soname: str, output: Path, cross_compiler: Optional[str] = None) -> None:
+    """A library named ``soname`` exporting ``real``'s symbols; ``cross_compiler`` builds it
+    for another architecture (no libc is linked, so the compiler alone is enough)."""
+    compiler = shutil.which(cross_compiler or "cc") or (None if cross_compiler else shutil.which("gcc"))
     if compiler is None:
-        raise StubError("--stub-library needs a C compiler (cc or gcc) on this machine")
+        raise StubError("--stub-library needs a C compiler (%s) on this machine%s" % (
+            cross_compiler or "cc or gcc", " (Debian's gcc-aarch64-linux-gnu)" if cross_compiler else ""))
     lines = ["/* stub of %s: names only */" % soname]
     for name, is_function in exported_symbols(real):
         if is_function:

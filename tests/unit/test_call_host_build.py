@@ -7,15 +7,18 @@ import shutil
 import sys
 from pathlib import Path
 from typing import List
+from unittest import mock
 
 import pytest
 
+from arm64_sysroot import CROSS_CC, SYSROOT, needs_arm64_build
 from native import gcc
 from bootstrap_sdk.packaging import call_host, elf, python_bundle
 from bootstrap_sdk.packaging.checks import BuildError
 from bootstrap_sdk.packaging.cli import layer_parser
 from bootstrap_sdk.packaging.options import LayerOptions, host_arch
 from bootstrap_sdk.packaging.stage import Stage
+from bootstrap_sdk.packaging.sysroot import Sysroot, open_sysroot
 
 COBCRUN = shutil.which("cobcrun")
 needs_gnucobol = pytest.mark.skipif(COBCRUN is None or shutil.which("cob-config") is None,
@@ -65,14 +68,33 @@ def test_a_layer_without_libcob_gets_no_host(tmp_path):
     assert not (stage.root / call_host.HOST_REL).exists()
 
 
-@needs_gnucobol
-def test_another_architecture_is_said_and_skipped(tmp_path):
-    stage = stage_with(tmp_path, str(COBCRUN))
-    other = "arm64" if host_arch() == "x86_64" else "x86_64"
+@needs_arm64_build
+def test_an_arm64_layer_gets_an_arm64_host_linked_to_the_sysroots_libcob(tmp_path):
+    """Built on x86_64 for arm64: the cross compiler, against the arm64 libcob of the sysroot."""
+    sysroot = open_sysroot(SYSROOT, "arm64")
+    program = tmp_path / "cobol-prog"
+    gcc(program, "int cob_init(int, char **);\nint main(void) { return cob_init(0, 0); }\n",
+        *sysroot.c_flags(), "-l:libcob.so.4", cc=CROSS_CC)
+    root = tmp_path / "layer"
+    (root / "bin").mkdir(parents=True)
+    stage = Stage(root, python_bundle.describe(sys.executable), sysroot=sysroot)
+    stage.lib_dir.mkdir(parents=True)
+    shutil.copy(program, root / "bin" / "cobol-prog")
+    stage.add_elf_root("bin/cobol-prog", str(program))
     lines: List[str] = []
-    call_host.add_call_host(stage, LayerOptions(output=tmp_path / "out.zip", arch=other), lines.append)
-    assert not (stage.root / call_host.HOST_REL).exists()
-    assert lines == ["call mode: not built (%s here, the layer is %s: no compiler for it)" % (host_arch(), other)]
+    call_host.add_call_host(stage, LayerOptions(output=tmp_path / "out.zip", arch="arm64"), lines.append)
+    info = elf.read_elf(str(stage.root / call_host.HOST_REL))
+    assert info is not None and info.machine == "EM_AARCH64" and "libcob.so.4" in info.needed
+    assert lines and "cobol-call-host built against libcob.so.4" in lines[0]
+
+
+def test_a_missing_cross_compiler_names_the_package(tmp_path):
+    sysroot = Sysroot(tmp_path, "arm64" if host_arch() == "x86_64" else "x86_64")
+    with mock.patch.object(Sysroot, "c_compiler", return_value=str(tmp_path / "no-such-gcc")):
+        with pytest.raises(BuildError) as caught:
+            call_host.build_host(tmp_path / "host", sysroot)
+    assert "no-such-gcc" in str(caught.value) and "gcc-%s" % sysroot.triplet in str(caught.value)
+    assert "--no-call-host" in str(caught.value)
 
 
 def test_a_compiler_that_fails_says_how_to_build_without_call_mode(tmp_path, monkeypatch):

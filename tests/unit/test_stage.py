@@ -106,7 +106,7 @@ def test_validate_refuses_a_fifo_among_the_includes(tmp_path):
 def test_choose_interpreter_reports_what_it_chose(tmp_path, interpreter):
     lines: List[str] = []
     chosen = staging.choose_interpreter(LayerOptions(output=tmp_path / "l.zip", python=sys.executable), lines.append)
-    assert chosen == interpreter
+    assert chosen == (interpreter, None)
     assert lines == ["interpreter: choosing and probing",
                      "interpreter: %s (Python %d.%d, libpython %s)" % (
                          interpreter.executable, *sys.version_info[:2],
