@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, List, Optional, Tuple, TypeVar
+from typing import Callable, Dict, List, Optional, Tuple, TypeVar, Union
 
 from . import checks
 from .checks import BuildError
@@ -74,8 +74,9 @@ def layer_parser() -> argparse.ArgumentParser:
         prog="make-runtime-layer", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=LAYER_EPILOG,
         description="Build a self-contained AWS Lambda layer whose /opt/bootstrap runs the bootstrap-sdk "
                     "runtime (and your executables) on any provided.al2023 or provided.al2 host.")
-    parser.add_argument("-o", "--output", type=Path, required=True, help="the layer zip to write")
-    runtime_arguments(parser)
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="the layer zip to write (with two --arch: NAME-ARCH.zip for each)")
+    runtime_arguments(parser, several_arches=True)
     parser.add_argument("--name", default="bootstrap-sdk-runtime", help="layer name (default %(default)s)")
     parser.add_argument("--description", default="Python custom runtime built with bootstrap-sdk",
                         help="layer description")
@@ -85,14 +86,21 @@ def layer_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options that say what the runtime's tree holds: a layer's and an image's alike."""
+def runtime_arguments(parser: argparse.ArgumentParser, several_arches: bool = False) -> None:
+    """The options that say what the runtime's tree holds: a layer's and an image's alike
+    (a layer command may build one per architecture)."""
     parser.add_argument("--runtime", default="provided.al2023", choices=sorted(checks.RUNTIMES),
                         help="target runtime: its glibc is what programs are checked against (default "
                              "provided.al2023; provided.al2 is past end of life)")
-    parser.add_argument("--arch", default=host_arch(), choices=["x86_64", "arm64"],
-                        help="target architecture (default: this machine's, %(default)s); any ELF file "
-                             "built for another is refused")
+    if several_arches:
+        parser.add_argument("--arch", action="append", choices=["x86_64", "arm64"],
+                            help="target architecture (default: this machine's, %s); any ELF file built for another "
+                                 "is refused. Given twice, one layer per architecture, named NAME-ARCH, each with "
+                                 "its own manifest; {arch} in a path option stands for each" % host_arch())
+    else:
+        parser.add_argument("--arch", default=host_arch(), choices=["x86_64", "arm64"],
+                            help="target architecture (default: this machine's, %(default)s); any ELF file "
+                                 "built for another is refused")
     parser.add_argument("--executable", type=Path, action="append", default=[], metavar="PATH",
                         help="a program to bundle into /opt/bin with its shared-library closure (repeatable)")
     parser.add_argument("--include", action="append", default=[], metavar="SRC[:DEST]",
@@ -104,9 +112,10 @@ def runtime_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the interpreter to bundle (default: this host's python3 that links libpython "
                              "statically, e.g. Debian's /usr/bin/python3; with --sysroot, the sysroot's python3.N, "
                              "and a PATH is inside the sysroot)")
-    parser.add_argument("--sysroot", type=Path, metavar="DIR",
+    parser.add_argument("--sysroot", type=Path, metavar="DIR", action="append" if several_arches else "store",
                         help="the target's userland for an --arch that is not this machine's: the interpreter, "
-                             "glibc and every library come from there (made once by fetch-sysroot; offline after)")
+                             "glibc and every library come from there (made once by fetch-sysroot; offline after)%s"
+                             % ("; one per such --arch" if several_arches else ""))
     parser.add_argument("--stdlib", choices=["minimal", "full"], default="minimal",
                         help="minimal: what the runtime imports (default); full: the whole standard library "
                              "without tests, IDLE and tkinter")
@@ -180,23 +189,82 @@ def layer_options(args: argparse.Namespace, output: Path) -> LayerOptions:
         **({"name": args.name, "description": args.description, "license": args.license} if "name" in args else {}))
 
 
+def per_arch(args: argparse.Namespace) -> List[argparse.Namespace]:
+    """One set of arguments per --arch of make-runtime-layer: with two, each gets its own
+    output and name (suffixed -ARCH), its sysroot, and {arch} replaced in its paths."""
+    arches = list(dict.fromkeys(args.arch or [host_arch()]))
+    sysroots: Dict[str, Path] = {}
+    for path in args.sysroot or []:
+        sysroots.setdefault(sysroot_arch(path) or ("?" + str(path)), path)
+    unused = [str(path) for key, path in sysroots.items() if key not in arches]
+    if unused:
+        raise BuildError(["--sysroot %s is for none of the --arch given (%s)" % (path, ", ".join(arches))
+                          for path in unused])
+
+    def fill(value: Union[None, str, Path], arch: str) -> Union[None, str, Path]:
+        if value is None:
+            return None
+        text = str(value).replace("{arch}", arch)
+        return Path(text) if isinstance(value, Path) else text
+
+    result = []
+    for arch in arches:
+        one = argparse.Namespace(**vars(args))
+        one.arch = arch
+        one.sysroot = sysroots.get(arch)
+        for name in ("executable", "include", "library_path"):
+            setattr(one, name, [fill(value, arch) for value in getattr(args, name)])
+        for name in ("python", "bootstrap"):
+            setattr(one, name, fill(getattr(args, name), arch))
+        if len(arches) > 1:
+            one.output = args.output.with_name("%s-%s%s" % (args.output.stem, arch, args.output.suffix or ".zip"))
+            one.name = "%s-%s" % (args.name, arch)
+        result.append(one)
+    return result
+
+
+def sysroot_arch(path: Path) -> Optional[str]:
+    """The architecture a sysroot is for (its sysroot.json, else its loader), or None."""
+    from .sysroot import MANIFEST
+
+    try:
+        return str(json.loads((path / MANIFEST).read_text())["arch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    for arch, loader in (("arm64", "lib/ld-linux-aarch64.so.1"), ("x86_64", "lib64/ld-linux-x86-64.so.2")):
+        if os.path.lexists(path / loader):
+            return arch
+    return None
+
+
 def make_runtime_layer(argv: Optional[List[str]] = None) -> int:
     args = layer_parser().parse_args(argv)
-    unwritable = output_problem(args.output)
+    try:
+        builds = per_arch(args)
+    except BuildError as exc:
+        return _fail(EXIT_CHECK, exc.problems)
+    unwritable = [problem for one in builds for problem in [output_problem(one.output)] if problem]
     if unwritable:
-        return _fail(EXIT_CHECK, [unwritable])
-    options = layer_options(args, args.output)
-    result, code = _guarded("make-runtime-layer", "zip", lambda: build_layer(options, _progress(args.quiet)))
-    if result is None:
-        return code
-    for warning in result.warnings:
-        print("make-runtime-layer: warning: %s" % warning, file=sys.stderr)
-    if args.json:
-        print(json.dumps(result.manifest, indent=2))
-    elif not args.quiet:
-        print("%s\nsha256 %s\npublish with:\n  %s" % (result.zip_path, result.manifest["sha256"],
-                                                     result.manifest["publish_command"]))
-    return 0
+        return _fail(EXIT_CHECK, unwritable)
+    results, worst = [], 0
+    for one in builds:
+        if len(builds) > 1 and not args.quiet:
+            print("== %s: %s" % (one.arch, one.output), file=sys.stderr)
+        result, code = _guarded("make-runtime-layer" + (" (%s)" % one.arch if len(builds) > 1 else ""), "zip",
+                                lambda: build_layer(layer_options(one, one.output), _progress(args.quiet)))
+        worst = max(worst, code)
+        if result is None:
+            continue
+        results.append(result)
+        for warning in result.warnings:
+            print("make-runtime-layer: warning: %s" % warning, file=sys.stderr)
+        if not args.json and not args.quiet:
+            print("%s\nsha256 %s\npublish with:\n  %s" % (result.zip_path, result.manifest["sha256"],
+                                                         result.manifest["publish_command"]))
+    if args.json and results:
+        manifests = [result.manifest for result in results]
+        print(json.dumps(manifests[0] if len(builds) == 1 else manifests, indent=2))
+    return worst
 
 
 FUNCTION_EPILOG = """\
@@ -364,7 +432,8 @@ SYSROOT_EPILOG = """\
 A sysroot is what a layer or image for another architecture bundles instead of this
 machine's files: Debian's Python, glibc with its loader, libcob and every library they
 need, for --arch. The packages (those below, those of --package, and their dependencies)
-are downloaded once into DIR/debs with apt-get download and unpacked into DIR/root with
+(gnucobol3, for cobcrun, without its dependencies: they are compilers) are downloaded
+once into DIR/debs with apt-get download and unpacked into DIR/root with
 dpkg-deb -x: nothing is installed on this machine. DIR/sysroot.json records each package's
 version and sha256; the layer's manifest repeats the versions. Run again, it downloads
 nothing and works offline; --refresh downloads the current versions.
@@ -390,6 +459,9 @@ def sysroot_parser() -> argparse.ArgumentParser:
     parser.add_argument("--package", action="append", default=[], metavar="NAME",
                         help="also fetch this Debian package and its dependencies, e.g. a library your programs "
                              "link (repeatable)")
+    parser.add_argument("--package-only", action="append", default=[], metavar="NAME",
+                        help="also fetch this package without its dependencies, for a program whose package "
+                             "depends on build tools (as gnucobol3 does, for cobcrun) (repeatable)")
     parser.add_argument("--refresh", action="store_true", help="download the current versions again")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     return parser
@@ -401,7 +473,8 @@ def fetch_sysroot(argv: Optional[List[str]] = None) -> int:
     args = sysroot_parser().parse_args(argv)
     prog = "fetch-sysroot"
     try:
-        sysroot = fetch(args.dest, args.arch, args.package, _progress(args.quiet), refresh=args.refresh)
+        sysroot = fetch(args.dest, args.arch, args.package, _progress(args.quiet), refresh=args.refresh,
+                        extra_only=args.package_only)
     except SysrootError as exc:
         return _fail(EXIT_CHECK, [str(exc)], prog)
     except OSError as exc:

@@ -44,6 +44,9 @@ MANIFEST = "sysroot.json"
 # COBOL programs are built and bundled with (libcob, its header and GMP's); their
 # dependencies are added by apt.
 DEFAULT_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "libc6", "libcob4", "libcob4-dev", "libgmp-dev")
+# Fetched without their dependencies: gnucobol3 for ``cobcrun`` (it needs only libcob; the
+# package depends on gcc, which a layer never carries).
+DEFAULT_PACKAGES_ONLY = ("gnucobol3",)
 # Dependencies that are tools for installing, never libraries a program loads.
 NOT_NEEDED = frozenset({"dpkg", "tar", "install-info", "perl-base", "debconf"})
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
@@ -249,9 +252,14 @@ def _sha256(path: Path) -> str:
 
 
 def fetch_sysroot(dest: Path, arch: str, extra: Sequence[str] = (), progress: Progress = lambda line: None,
-                  refresh: bool = False) -> Sysroot:
-    """Download (once) and unpack the packages of a sysroot for ``arch`` into ``dest``."""
-    names = sorted(set(DEFAULT_PACKAGES) | set(extra))
+                  refresh: bool = False, extra_only: Sequence[str] = ()) -> Sysroot:
+    """Download (once) and unpack the packages of a sysroot for ``arch`` into ``dest``:
+    ``extra`` with their dependencies, ``extra_only`` without."""
+    alone = sorted(set(DEFAULT_PACKAGES_ONLY) | set(extra_only))
+    names = sorted(set(DEFAULT_PACKAGES) | set(extra) | set(alone))
+    bad = [name for name in names if not _PACKAGE_NAME.match(name)]
+    if bad:
+        raise SysrootError("not Debian package names: %s" % ", ".join(bad))
     debs = dest / "debs"
     debs.mkdir(parents=True, exist_ok=True)
     if refresh:
@@ -265,7 +273,7 @@ def fetch_sysroot(dest: Path, arch: str, extra: Sequence[str] = (), progress: Pr
         problem = _foreign_arch_problem(arch)
         if problem:
             raise SysrootError(problem)
-        wanted = package_closure(names, arch)
+        wanted = sorted(set(package_closure(sorted(set(names) - set(alone)), arch)) | set(alone))
         absent = [name for name in wanted if name not in cached]
         if absent:
             progress("downloading %d %s packages into %s" % (len(absent), debian, debs))
