@@ -59,10 +59,11 @@ DEFAULTS = {
     "BOOTSTRAP_SDK_EXEC_SELECT": "",                  # FIELD=VALUE:VIEW,...: the REDEFINES view a record uses
 }
 # Read by the project's tooling on the build or test host, never by the runtime: local/rie.py's
-# BOOTSTRAP_SDK_RIE (which RIE binary) and the integration tests' BOOTSTRAP_SDK_TEST_PYTHON. A
-# shell that exports them passes them on to a runtime started from it (the RIE hands its own
-# environment to the bootstrap), and they change nothing here: let through, not refused.
-TOOLING_VARIABLES = ("BOOTSTRAP_SDK_RIE", "BOOTSTRAP_SDK_TEST_PYTHON")
+# BOOTSTRAP_SDK_RIE and BOOTSTRAP_SDK_RIE_ARM64 (which RIE binary, for this machine and for arm64)
+# and the integration tests' BOOTSTRAP_SDK_TEST_PYTHON. A shell that exports them passes them on
+# to a runtime started from it (the RIE hands its own environment to the bootstrap), and they
+# change nothing here: let through, not refused.
+TOOLING_VARIABLES = ("BOOTSTRAP_SDK_RIE", "BOOTSTRAP_SDK_RIE_ARM64", "BOOTSTRAP_SDK_TEST_PYTHON")
 
 
 def whole_number(text: str) -> bool:

@@ -2,32 +2,40 @@
 
 Exit codes: 0 the invoke answered (or serving was ended by SIGINT, SIGTERM or SIGHUP);
 1 the invoke answered with a function error; 2 bad command line (a missing --event file
-too); 3 Lambda would refuse these inputs (more than five layers, over 250 MB unzipped, no
-bootstrap, an unsafe zip), a port already in use, or this machine cannot sandbox (not
-root); 4 the RIE failed to start or died while serving; 128+N a one-shot run stopped by
-signal N. Whatever ends the run, every process it started is ended and the temporary root
-and log are removed (unless --keep-root).
+too, and --os-userland with another machine's code); 3 Lambda would refuse these inputs
+(more than five layers, over 250 MB unzipped, no bootstrap, an unsafe zip, inputs of two
+architectures), a port already in use, or this machine cannot sandbox (not root) or run
+the inputs' architecture (no qemu-user, no binfmt_misc, no RIE built for it); 4 the RIE
+failed to start or died while serving; 128+N a one-shot run stopped by signal N. Whatever
+ends the run, every process it started is ended and the temporary root and log are removed
+(unless --keep-root).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
+import zipfile
+import zlib
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..packaging.checks import ENVIRONMENT_LIMIT, SYNC_PAYLOAD_LIMIT, BuildError, bundled_elf_files, check_tree
 from ..packaging.function_zip import check_function, lambda_refuses_handler
 from ..packaging.options import host_arch
 from ..packaging.zipper import UnsafeZip, write_zip
-from .rie import RieFailed, RieNotFound
-from .image_root import UnsafeImage, unpack_image
-from .sandbox import Sandbox, SandboxError, function_log, lay_out, make_root
+from .emulation import ELF_HEADER_PREFIX, EmulationUnavailable, elf_arch, emulator_name, ensure_emulation
+from .emulation import is_program_or_library
+from .rie import RieFailed, RieNotFound, find_rie
+from .image_root import UnsafeImage, image_architecture, unpack_image
+from .sandbox import Sandbox, SandboxError, function_log, lay_out, make_root, os_userland_refusal
 
 EPILOG = """\
 The root holds /opt (the layers, extracted in order) and /var/task (the function), both
@@ -36,6 +44,11 @@ read-only, a sized /tmp, a minimal /dev, the sandbox's own /proc, and the RIE at
 capabilities, in new PID, mount and IPC namespaces, in a memory cgroup capped at
 --memory, with Lambda's default PATH and LD_LIBRARY_PATH, finding /var/task/bootstrap or
 /opt/bootstrap as Lambda does. Needs root, as Docker would. Nothing outlives the run.
+
+The architecture is the inputs': the one their ELF files are built for (an image's, its
+config's). arm64 code on an x86_64 machine runs under qemu-user (binfmt_misc; qemu is
+registered if need be, with the F flag, as root), with the arm64 RIE that
+scripts/install-rie.sh builds into .tools/bin/arm64, in the same sandbox.
 
 examples:
   run-lambda-local --layer build/runtime.zip --function build/function.zip \\
@@ -105,17 +118,18 @@ def _raise_interrupted(signum: int, frame: object) -> None:
     raise Interrupted(signum)
 
 
-def zipped(path: Path, kind: str, scratch: Path) -> Path:
+def zipped(path: Path, kind: str, scratch: Path, arch: Optional[str] = None) -> Path:
     """``path`` itself if it is a zip; a directory zipped into ``scratch`` with the checks
     of make-function-zip (``kind`` "function") or of a layer's tree (bootstrap optional:
-    another layer or the function may bring it). Refusals raise BuildError; warnings are
-    printed."""
+    another layer or the function may bring it), for ``arch`` (default this machine's).
+    Refusals raise BuildError; warnings are printed."""
     if not path.is_dir():
         return path
+    arch = arch or host_arch()
     if kind == "function":
-        findings = check_function(path, "provided.al2023", host_arch())
+        findings = check_function(path, "provided.al2023", arch)
     else:
-        findings = check_tree(path, host_arch(), "provided.al2023", bundled_elf_files(path), needs_bootstrap=False)
+        findings = check_tree(path, arch, "provided.al2023", bundled_elf_files(path), needs_bootstrap=False)
     findings.errors[:] = ["--%s %s: %s" % (kind, path, problem) for problem in findings.errors]
     findings.raise_if_failed()
     for warning in findings.warnings:
@@ -123,6 +137,111 @@ def zipped(path: Path, kind: str, scratch: Path) -> Path:
     output = scratch / ("%s-%d.zip" % (kind, len(list(scratch.iterdir()))))
     write_zip(path, output)
     return output
+
+
+# -- which architecture ------------------------------------------------------------------
+
+ELF_MIN_SIZE = 64  # an ELF header's size: anything shorter is no program
+
+
+def _archs_of(found: Dict[str, str], arch: Optional[str], name: str) -> None:
+    """The first file of each architecture, a program rather than a library when there is one
+    (the better evidence to name: users know their programs, rarely their libraries)."""
+    if arch is not None and (arch not in found or (".so" in found[arch] and ".so" not in name)):
+        found[arch] = name
+
+
+def zip_archs(path: Path) -> Dict[str, str]:
+    """The architectures of the ELF programs and libraries in a zip, each with the first
+    member that says so; read from each member's first bytes, nothing extracted. An
+    unreadable zip gives none (laying it out says what is wrong with it)."""
+    found: Dict[str, str] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                kind = stat.S_IFMT(info.external_attr >> 16)
+                if info.is_dir() or info.file_size < ELF_MIN_SIZE or kind not in (0, stat.S_IFREG):
+                    continue
+                with archive.open(info) as member:
+                    header = member.read(ELF_HEADER_PREFIX)
+                if is_program_or_library(header):
+                    _archs_of(found, elf_arch(header), info.filename)
+    except (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError, ValueError):
+        return found
+    return found
+
+
+def dir_archs(path: Path) -> Dict[str, str]:
+    """As ``zip_archs``, for a directory's regular files (symlinks never followed)."""
+    found: Dict[str, str] = {}
+    for base, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(files):
+            full = os.path.join(base, name)
+            try:
+                if not stat.S_ISREG(os.lstat(full).st_mode) or os.lstat(full).st_size < ELF_MIN_SIZE:
+                    continue
+                with open(full, "rb") as handle:
+                    header = handle.read(ELF_HEADER_PREFIX)
+            except OSError:
+                continue
+            if is_program_or_library(header):
+                _archs_of(found, elf_arch(header), os.path.relpath(full, path))
+    return found
+
+
+def input_archs(path: Path) -> Dict[str, str]:
+    return dir_archs(path) if path.is_dir() else zip_archs(path)
+
+
+def detect_arch(inputs: Sequence[Tuple[str, Dict[str, str]]]) -> str:
+    """The one architecture of the inputs (``(label, input_archs)`` pairs): the one their
+    ELF files are built for; an input without any takes the others'; none at all, this
+    machine's. Inputs of different architectures raise BuildError, a problem for each
+    input that disagrees, naming the files that show it."""
+    problems = []
+    for label, found in inputs:
+        if len(found) > 1:
+            problems.append("%s holds programs for %s: Lambda runs a function on one architecture" % (
+                label, " and for ".join("%s (%s)" % (arch, name) for arch, name in sorted(found.items()))))
+    settled = [(label, found) for label, found in inputs if len(found) == 1]
+    if settled:
+        first_label, first = settled[0]
+        (first_arch, first_name), = first.items()
+        for label, found in settled[1:]:
+            (arch, name), = found.items()
+            if arch != first_arch:
+                problems.append("%s is %s (%s) but %s is %s (%s): Lambda runs a function on one architecture; "
+                                "build them all for one (make-runtime-layer/make-function-zip --arch)"
+                                % (first_label, first_arch, first_name, label, arch, name))
+    if problems:
+        raise BuildError(problems)
+    every = {arch for _, found in inputs for arch in found}
+    return every.pop() if every else host_arch()
+
+
+def _inputs_arch(args: argparse.Namespace) -> str:
+    """The architecture of what run-lambda-local is to run, from the inputs alone."""
+    if args.image is not None:
+        found = image_architecture(args.image)
+        if found is None:
+            return host_arch()  # unreadable: unpack_image says why
+        if found not in ("x86_64", "arm64"):
+            raise SandboxError("--image %s is for linux/%s: Lambda runs functions on x86_64 (amd64) or arm64"
+                               % (args.image, found))
+        return found
+    inputs = [("--layer %s" % layer, input_archs(layer)) for layer in args.layer]
+    if args.function is not None:
+        inputs.append(("--function %s" % args.function, input_archs(args.function)))
+    return detect_arch(inputs)
+
+
+def _emulated_what(args: argparse.Namespace, arch: str) -> str:
+    if args.image is not None:
+        return "%s image" % arch
+    parts = (["layers" if len(args.layer) > 1 else "layer"] if args.layer else []) + (
+        ["function"] if args.function is not None else [])
+    return "%s %s" % (arch, " and ".join(parts) or "code")
 
 
 def _env(args: argparse.Namespace) -> Dict[str, str]:
@@ -214,18 +333,29 @@ def main(argv: Optional[List[str]] = None) -> int:
                   "characters; this runs here, but on Lambda name the program alone and give its arguments in "
                   "BOOTSTRAP_SDK_EXEC_ARGS" % env["_HANDLER"], file=sys.stderr)
         event = _read_event(args)
+        arch = _inputs_arch(args)
+        rie: Optional[str] = None
+        if arch != host_arch():
+            if args.os_userland:
+                raise UsageError(os_userland_refusal(arch))
+            rie = find_rie(arch)  # before anything is laid out: a missing one is said at once
+            ensure_emulation(arch)
+            print("run-lambda-local: %s: running under %s emulation (binfmt_misc): slower than on Lambda, and "
+                  "qemu's own memory counts toward --memory" % (_emulated_what(args, arch), emulator_name(arch)),
+                  file=sys.stderr, flush=True)
         command: List[str] = []
         workdir = "/var/task"
         if args.image is not None:
-            command, workdir = _lay_out_image(args, root, scratch, env)
+            command, workdir = _lay_out_image(args, root, scratch, env, arch)
         else:
-            layers = [zipped(layer, "layer", scratch) for layer in args.layer]
-            function = zipped(args.function, "function", scratch) if args.function else None
+            layers = [zipped(layer, "layer", scratch, arch) for layer in args.layer]
+            function = zipped(args.function, "function", scratch, arch) if args.function else None
             lay_out(root, layers, function)
         with open(log_path, "wb") as log:
-            sandbox = Sandbox(root, env, log=log, port=args.port if args.serve else 0, memory_mb=args.memory,
-                              ephemeral_storage_mb=args.ephemeral_storage, timeout_s=args.timeout,
-                              os_userland=args.os_userland, command=command, workdir=workdir)
+            sandbox = Sandbox(root, env, log=log, rie=rie, port=args.port if args.serve else 0,
+                              memory_mb=args.memory, ephemeral_storage_mb=args.ephemeral_storage,
+                              timeout_s=args.timeout, os_userland=args.os_userland, command=command,
+                              workdir=workdir, arch=arch)
             printer = LogPrinter(log_path, sandbox, args.quiet)
             with sandbox:
                 if args.serve:
@@ -243,7 +373,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except UsageError as exc:
         print("run-lambda-local: error: %s" % exc, file=sys.stderr)
         return 2
-    except (SandboxError, UnsafeZip, UnsafeImage, RieNotFound) as exc:
+    except (SandboxError, UnsafeZip, UnsafeImage, RieNotFound, EmulationUnavailable) as exc:
         print("run-lambda-local: error: %s" % exc, file=sys.stderr)
         return 3
     except BuildError as exc:
@@ -284,11 +414,12 @@ def _refuse_with_image(args: argparse.Namespace) -> None:
         raise UsageError("--os-userland with --image: an image brings its own userland (make-runtime-image --base)")
 
 
-def _lay_out_image(args: argparse.Namespace, root: Path, scratch: Path, env: Dict[str, str]) -> Tuple[List[str], str]:
+def _lay_out_image(args: argparse.Namespace, root: Path, scratch: Path, env: Dict[str, str],
+                   arch: str) -> Tuple[List[str], str]:
     """Unpack the image into the root; the command the RIE runs (Entrypoint, then --handler
     or the Cmd) and the working directory. ``env`` gets the image's Env under the --env."""
     make_root(root)
-    config = unpack_image(args.image, root, scratch, host_arch())
+    config = unpack_image(args.image, root, scratch, arch)
     handler = env.pop("_HANDLER", None)
     command = config.entrypoint + ([handler] if handler is not None else config.cmd)
     if not command:

@@ -1,7 +1,8 @@
 """An image's root for the sandbox: its layers applied in order, and its config.
 
 ``unpack_image`` reads an oci-archive or OCI layout (``packaging.oci``: one image
-manifest, never an index; every blob checked against its digest; the host's architecture)
+manifest, never an index; every blob checked against its digest; the architecture
+``image_architecture`` read from its config beforehand)
 and applies its layers into an empty directory as a container runtime does: each layer's
 whiteouts (``.wh.NAME``) and opaque markers (``.wh..wh..opq``) first remove what lower
 layers put there, then its entries are written.
@@ -18,11 +19,13 @@ and the whole unpacks to at most Lambda's 10 GB.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import stat
 import tarfile
+import zlib
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from ..packaging import oci
 from ..packaging.checks import IMAGE_LIMIT, megabytes
@@ -61,6 +64,55 @@ def image_config(config: Dict[str, object]) -> ImageConfig:
     return ImageConfig(_strings(settings.get("Entrypoint")), _strings(settings.get("Cmd")), env,
                        working_dir if isinstance(working_dir, str) and working_dir.startswith("/") else "/",
                        str(config.get("architecture")))
+
+
+def image_architecture(source: Path) -> Optional[str]:
+    """The architecture the image's config names, as Lambda names it ("x86_64", "arm64";
+    another OCI name as it is), read before anything is unpacked, to know which RIE and
+    whether qemu runs it. None when it cannot be told: ``unpack_image`` then says why."""
+    try:
+        if source.is_dir():
+            def read(name: str) -> bytes:
+                with open(source / name, "rb") as handle:
+                    return handle.read(oci.MAX_JSON + 1)
+            return _config_architecture(read)
+        with tarfile.open(source, "r:*") as archive:
+            members = {member.name[2:] if member.name.startswith("./") else member.name: member
+                       for member in archive if member.isfile()}
+
+            def read_member(name: str) -> bytes:
+                handle = archive.extractfile(members[name])
+                assert handle is not None
+                with handle:
+                    return handle.read(oci.MAX_JSON + 1)
+            return _config_architecture(read_member)
+    except (OSError, KeyError, ValueError, RecursionError, tarfile.TarError, EOFError, zlib.error):
+        return None
+
+
+def _config_architecture(read: Callable[[str], bytes]) -> Optional[str]:
+    """index.json -> its one manifest -> the config's ``architecture`` (None at any surprise)."""
+    def blob(descriptor: object) -> Dict[str, object]:
+        digest = descriptor.get("digest") if isinstance(descriptor, dict) else None
+        hexpart = digest[len("sha256:"):] if isinstance(digest, str) and digest.startswith("sha256:") else ""
+        if len(hexpart) != 64 or not all(c in "0123456789abcdef" for c in hexpart):
+            raise ValueError("not a sha256 digest")
+        return _json_object(read("blobs/sha256/" + hexpart))
+
+    manifests = _json_object(read("index.json")).get("manifests")
+    if not isinstance(manifests, list) or len(manifests) != 1:
+        return None
+    architecture = blob(blob(manifests[0]).get("config")).get("architecture")
+    if not isinstance(architecture, str):
+        return None
+    return {oci_name: name for name, oci_name in oci.GOARCH.items()}.get(architecture, architecture)
+
+
+def _json_object(data: bytes) -> Dict[str, object]:
+    value = json.loads(data) if len(data) <= oci.MAX_JSON else None
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
 
 
 def unpack_image(source: Path, root: Path, scratch: Path, arch: str) -> ImageConfig:

@@ -18,7 +18,11 @@ import time
 from pathlib import Path
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..packaging.options import host_arch
+from .emulation import ELF_HEADER_PREFIX, ELF_MACHINES, elf_machine
+
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
+RIE_NAME = "aws-lambda-rie"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -30,18 +34,45 @@ class RieFailed(RuntimeError):
     """The RIE exited before it listened, or never listened."""
 
 
-def find_rie() -> str:
-    """``$BOOTSTRAP_SDK_RIE``, the project's ``.tools/bin``, or ``aws-lambda-rie`` on PATH."""
-    candidates = [os.environ.get("BOOTSTRAP_SDK_RIE", ""), str(REPO_ROOT / ".tools" / "bin" / "aws-lambda-rie")]
+def find_rie(arch: Optional[str] = None) -> str:
+    """The RIE built for ``arch`` (default: this machine's). For this machine's architecture:
+    ``$BOOTSTRAP_SDK_RIE``, the project's ``.tools/bin``, or ``aws-lambda-rie`` on PATH. For
+    arm64 on another machine: ``$BOOTSTRAP_SDK_RIE_ARM64`` or ``.tools/bin/arm64`` (never
+    PATH, which holds this machine's); it runs under qemu-user, as the function does. A
+    binary built for another machine is refused, saying so: it would fail with ENOEXEC."""
+    want = arch or host_arch()
+    tools = REPO_ROOT / ".tools" / "bin"
+    if want == host_arch():
+        candidates = [os.environ.get("BOOTSTRAP_SDK_RIE", ""), str(tools / RIE_NAME), shutil.which(RIE_NAME) or ""]
+        looked = "$BOOTSTRAP_SDK_RIE, %s and PATH" % candidates[1]
+    elif want == "arm64":
+        candidates = [os.environ.get("BOOTSTRAP_SDK_RIE_ARM64", ""), str(tools / "arm64" / RIE_NAME)]
+        looked = "$BOOTSTRAP_SDK_RIE_ARM64 and %s" % candidates[1]
+    else:
+        raise RieNotFound("no aws-lambda-rie for %s on this %s machine: run %s code on a %s machine"
+                          % (want, host_arch(), want, want))
     for candidate in candidates:
-        if candidate and os.access(candidate, os.X_OK):
+        if candidate and os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            _check_rie_arch(candidate, want)
             return candidate
-    found = shutil.which("aws-lambda-rie")
-    if found:
-        return found
-    raise RieNotFound(
-        "aws-lambda-rie not found (looked at $BOOTSTRAP_SDK_RIE, %s and PATH); install it with "
-        "scripts/install-rie.sh" % candidates[1])
+    raise RieNotFound("aws-lambda-rie%s not found (looked at %s); install it with scripts/install-rie.sh%s"
+                      % ("" if want == host_arch() else " for " + want, looked,
+                         "" if want == host_arch() else ", which builds it for arm64 too"))
+
+
+def _check_rie_arch(path: str, arch: str) -> None:
+    """An ELF RIE must be built for ``arch`` (a wrapper script is let through, as before)."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(ELF_HEADER_PREFIX)
+    except OSError as exc:
+        raise RieNotFound("%s: %s" % (path, exc.strerror)) from None
+    machine = elf_machine(header)
+    if machine is not None and ELF_MACHINES.get(machine) != arch:
+        built = ELF_MACHINES.get(machine, "ELF machine %d" % machine)
+        raise RieNotFound("%s is built for %s, not %s: the RIE must be built for the function's architecture; "
+                          "scripts/install-rie.sh builds it for x86_64 into .tools/bin and for arm64 into "
+                          ".tools/bin/arm64" % (path, built, arch))
 
 
 def free_port() -> int:

@@ -34,9 +34,11 @@ from typing import IO, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..packaging.checks import (LAMBDA_LD_LIBRARY_PATH, LAMBDA_PATH, MAX_LAYERS, UNZIPPED_LIMIT, megabytes,
                                shebang_interpreter)
+from ..packaging.options import host_arch
 from ..packaging.zipper import LinkEscape, extract, resolve_inside, unzipped_size
 from . import jail
 from .cgroup import CgroupUnavailable, SandboxCgroup, cgroup_name
+from .emulation import ensure_emulation
 from .rie import InvokeResult, Rie, find_rie, port_in_use
 
 RIE_IN_ROOT = "/" + jail.RIE_IN_ROOT
@@ -46,6 +48,8 @@ EPHEMERAL_RANGE = (512, 10_240)       # MB, Lambda's /tmp sizes
 TIMEOUT_RANGE = (1, 900)              # seconds, Lambda's function timeouts
 MAX_PROCESSES = 1024                  # Lambda's limit on processes and threads
 MAX_OPEN_FILES = 1024                 # Lambda's limit on file descriptors
+RIE_READY_SECONDS = 15.0              # until the RIE listens
+EMULATED_RIE_READY_SECONDS = 120.0    # the same under qemu-user, where a Go program starts far slower
 
 
 class SandboxError(Exception):
@@ -145,6 +149,12 @@ def _check_interpreter(root: Path, name: str, host: Path) -> None:
             % (name, interpreter))
 
 
+def os_userland_refusal(arch: str) -> str:
+    return ("--os-userland with %s code: this machine's /usr, /bin and /lib are %s, so their programs and "
+            "libraries cannot serve %s code; bundle what the bootstrap needs in a layer instead"
+            % (arch, host_arch(), arch))
+
+
 def sandbox_env(env: Mapping[str, str]) -> Dict[str, str]:
     full = {"PATH": LAMBDA_PATH, "LD_LIBRARY_PATH": LAMBDA_LD_LIBRARY_PATH, "LAMBDA_TASK_ROOT": "/var/task",
             "LAMBDA_RUNTIME_DIR": "/var/runtime", "LANG": "en_US.UTF-8", "TZ": ":UTC"}
@@ -182,14 +192,24 @@ class Sandbox:
     (512-10,240), ``timeout_s`` is the function timeout (1-900; default: ``env``'s
     AWS_LAMBDA_FUNCTION_TIMEOUT, else the RIE's 300). ``warnings`` lists where this machine
     makes the sandbox less faithful (no memory cgroup, /tmp in memory).
+
+    ``arch`` ("x86_64" or "arm64"; default this machine's) is the function's architecture:
+    for another machine's, the RIE built for it runs, with everything it starts, under
+    qemu-user (``emulation.ensure_emulation``, which raises EmulationUnavailable when this
+    machine cannot), in the same jail.
     """
 
     def __init__(self, root: Path, env: Optional[Mapping[str, str]] = None, log: Optional[IO[bytes]] = None,
                  rie: Optional[str] = None, port: int = 0, memory_mb: int = 128, ephemeral_storage_mb: int = 512,
                  timeout_s: Optional[int] = None, os_userland: bool = False,
-                 command: Optional[Sequence[str]] = None, workdir: str = "/var/task") -> None:
+                 command: Optional[Sequence[str]] = None, workdir: str = "/var/task",
+                 arch: Optional[str] = None) -> None:
         if os.geteuid() != 0:
             raise SandboxError("the local loop needs root: it builds namespaces, mounts and a cgroup, as Docker would")
+        self.arch = arch or host_arch()
+        self.emulated = self.arch != host_arch()
+        if self.emulated and os_userland:
+            raise SandboxError(os_userland_refusal(self.arch))
         if root.is_symlink():
             raise SandboxError("%s is a symlink: give the sandbox root itself" % root)
         self.root = root.resolve()
@@ -203,7 +223,9 @@ class Sandbox:
         if port and port_in_use(port):
             raise SandboxError("127.0.0.1:%d is already in use: choose another --port" % port)
         self.port = port
-        self.host_rie = rie or find_rie()
+        self.host_rie = rie or find_rie(self.arch)
+        if self.emulated:
+            ensure_emulation(self.arch)
         try:
             jail.prepare_root(str(self.root), self.host_rie, userland=os_userland)
         except jail.UnsafeRoot as exc:
@@ -232,7 +254,7 @@ class Sandbox:
             spec = self._spec()
             self.rie.wrapper = jail.command(spec, [])
             self.rie.cwd = str(Path(__file__).resolve().parents[2])
-            self.rie.start()
+            self.rie.start(ready_timeout=EMULATED_RIE_READY_SECONDS if self.emulated else RIE_READY_SECONDS)
         except BaseException:
             self.stop()
             raise
