@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Set up everything the project needs on a fresh machine, idempotently:
 # a virtualenv in .venv (Debian's python3, which links libpython statically and runs as
-# any user), the package with its test tools, gcc and GnuCOBOL, and the pinned RIE in
-# .tools/bin (scripts/install-rie.sh).
+# any user), the package with its test tools, gcc and GnuCOBOL, qemu-user-static and an
+# arm64 cross gcc, an arm64 sysroot in .tools/sysroot/arm64 (fetch-sysroot), and the pinned
+# RIE, for x86_64 and arm64, in .tools/bin (scripts/install-rie.sh).
 #
 # It prints one line a step, on stderr: "setup: WHAT ... already there", or
 # "... installed (N s)". What the tools themselves say (apt-get, pip, go) goes to
@@ -84,7 +85,8 @@ python=/usr/bin/python3
 
 # Python with venv; the tests compile C and COBOL programs (gcc, GnuCOBOL); the layer tests
 # extract as a user would (unzip); mount namespaces for the multi-concurrency tests
-# (unshare); the sandbox's /tmp (mkfs.ext4); skopeo and umoci, which read images.
+# (unshare); the sandbox's /tmp (mkfs.ext4); skopeo and umoci, which read images; qemu-user
+# and an arm64 cross gcc, for arm64 layers in run-lambda-local.
 missing_debian_packages() {
   missing=()
   if [ ! -x "$python" ] || ! "$python" -c "import ensurepip, venv" 2>/dev/null; then
@@ -98,14 +100,17 @@ missing_debian_packages() {
   # the image tests validate what make-runtime-image writes with tools independent of it
   command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
   command -v umoci >/dev/null 2>&1 || missing+=(umoci)
+  # run-lambda-local runs arm64 layers under qemu-user (binfmt_misc); the arm64 tests cross-compile
+  command -v qemu-aarch64-static >/dev/null 2>&1 || missing+=(qemu-user-static)
+  command -v aarch64-linux-gnu-gcc >/dev/null 2>&1 || missing+=(gcc-aarch64-linux-gnu)
   [ "${#missing[@]}" = 0 ]
 }
 install_debian_packages() {
   echo "missing: ${missing[*]}"
   apt_install "${missing[@]}"
 }
-step "Debian packages (python3-venv gcc gnucobol3 unzip util-linux e2fsprogs skopeo umoci)" \
-  missing_debian_packages install_debian_packages
+step "Debian packages (python3-venv gcc gnucobol3 unzip util-linux e2fsprogs skopeo umoci qemu-user-static \
+gcc-aarch64-linux-gnu)" missing_debian_packages install_debian_packages
 
 # The venv is made again whenever pyproject.toml changes (its hash is the stamp).
 venv_stamp=".venv/.setup-stamp"
@@ -120,5 +125,25 @@ install_venv() {
   echo "$venv_want" > "$venv_stamp"
 }
 step ".venv with bootstrap-sdk and its test tools" venv_ready install_venv
+
+# The arm64 sysroot the arm64 layers and tests are built from: Debian's arm64 Python, glibc
+# and libcob, downloaded (never installed) by fetch-sysroot. apt must know arm64 packages
+# first (dpkg --add-architecture). Fetched again when the package's list of them changes.
+sysroot_dir=".tools/sysroot/arm64"
+sysroot_want="$(sha256sum < bootstrap_sdk/packaging/sysroot.py | cut -c1-16)"
+sysroot_ready() {
+  [ -s "$sysroot_dir/sysroot.json" ] && [ "$(cat "$sysroot_dir/.setup-stamp" 2>/dev/null)" = "$sysroot_want" ]
+}
+install_sysroot() {
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+  fi
+  apt-get update
+  .venv/bin/fetch-sysroot --arch arm64 "$sysroot_dir"
+  echo "$sysroot_want" > "$sysroot_dir/.setup-stamp"
+}
+if [ "$(uname -m)" = x86_64 ]; then
+  step "arm64 sysroot (Debian's arm64 Python, glibc, libcob) in $sysroot_dir" sysroot_ready install_sysroot
+fi
 
 bash scripts/install-rie.sh

@@ -108,8 +108,8 @@ def run_script(tree: Path, name: str, env: Dict[str, str]) -> Run:
 
 
 def copy_tree(tmp_path: Path, pyproject: str) -> Path:
-    """The set-up scripts next to another pyproject.toml, with the RIE already there (a
-    link to this tree's), so only the venv step has anything to do."""
+    """The set-up scripts next to another pyproject.toml, with the RIEs already there (links
+    to this tree's, x86_64 and arm64), so only the venv step has anything to do."""
     tree = tmp_path / "tree"
     (tree / "scripts").mkdir(parents=True)
     for name in ("setup.sh", "install-rie.sh"):
@@ -120,6 +120,13 @@ def copy_tree(tmp_path: Path, pyproject: str) -> Path:
     bin_dir.mkdir(parents=True)
     (bin_dir / "aws-lambda-rie").symlink_to(ROOT / ".tools" / "bin" / "aws-lambda-rie")
     shutil.copy(ROOT / ".tools" / "bin" / ".aws-lambda-rie.version", bin_dir)
+    (bin_dir / "arm64").mkdir()
+    (bin_dir / "arm64" / "aws-lambda-rie").symlink_to(ROOT / ".tools" / "bin" / "arm64" / "aws-lambda-rie")
+    shutil.copy(ROOT / ".tools" / "bin" / "arm64" / ".aws-lambda-rie.version", bin_dir / "arm64")
+    (tree / "bootstrap_sdk" / "packaging").mkdir(parents=True)
+    shutil.copy(ROOT / "bootstrap_sdk" / "packaging" / "sysroot.py", tree / "bootstrap_sdk" / "packaging")
+    (tree / ".tools" / "sysroot").mkdir()
+    (tree / ".tools" / "sysroot" / "arm64").symlink_to(ROOT / ".tools" / "sysroot" / "arm64")
     return tree
 
 
@@ -127,7 +134,7 @@ def log_state(path: Path) -> Optional[tuple]:
     return (path.stat().st_mtime_ns, path.read_bytes()) if path.exists() else None
 
 
-@pytest.mark.parametrize("script, steps", [("setup.sh", 3), ("install-rie.sh", 1), ("install-sam.sh", 1)])
+@pytest.mark.parametrize("script, steps", [("setup.sh", 5), ("install-rie.sh", 2), ("install-sam.sh", 1)])
 def test_set_up_tree_prints_one_already_there_line_per_step(script: str, steps: int, tmp_path: Path) -> None:
     """The common case, every test run: nothing to do, said in a line a step and nothing
     else, and the log of the last real installation is left as it was."""
@@ -152,23 +159,27 @@ def test_fresh_venv_is_installed_then_already_there(tmp_path: Path) -> None:
     first = run_script(tree, "setup.sh", env)
     assert first.code == 0, first.stderr + log.read_text(errors="replace")
     lines = first.lines()
-    assert len(lines) == 3, first.stderr
+    assert len(lines) == 5, first.stderr
     assert ALREADY_THERE.fullmatch(lines[0]) and lines[0].startswith("setup: Debian packages")
     assert INSTALLED.fullmatch(lines[1]) and lines[1].startswith(VENV_STEP), first.stderr
-    assert ALREADY_THERE.fullmatch(lines[2]) and lines[2].startswith("setup: aws-lambda-rie ")
+    assert ALREADY_THERE.fullmatch(lines[2]) and lines[2].startswith("setup: arm64 sysroot ")
+    assert ALREADY_THERE.fullmatch(lines[3]) and lines[3].startswith("setup: aws-lambda-rie ")
+    assert ALREADY_THERE.fullmatch(lines[4]) and lines[4].startswith("setup: aws-lambda-rie ")
+    assert " for arm64 in .tools/bin/arm64 " in lines[4]
     assert "Successfully installed setup-probe" in log.read_text()  # pip's words: in the log only
     assert (tree / ".venv" / ".setup-stamp").exists()
 
     logged = log_state(log)
     second = run_script(tree, "setup.sh", env)
-    assert second.code == 0 and len(second.lines()) == 3, second.stderr
+    assert second.code == 0 and len(second.lines()) == 5, second.stderr
     assert all(ALREADY_THERE.fullmatch(line) for line in second.lines()), second.stderr
     assert log_state(log) == logged
 
     (tree / "pyproject.toml").write_text(PROBE_PYPROJECT + "# changed\n")
     third = run_script(tree, "setup.sh", env)
     assert third.code == 0, third.stderr
-    assert [INSTALLED.fullmatch(line) is not None for line in third.lines()] == [False, True, False], third.stderr
+    assert [INSTALLED.fullmatch(line) is not None for line in third.lines()] == [False, True, False, False, False], \
+        third.stderr
 
 
 def test_failing_step_is_named_with_its_log_tail_and_path(tmp_path: Path) -> None:
