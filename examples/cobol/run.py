@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The COBOL example, end to end: build, lay out as Lambda does, run under the RIE, invoke.
 
-    python3 examples/cobol/run.py [--out build/cobol] [--no-build]
+    python3 examples/cobol/run.py [--out build/cobol] [--no-build] [--arch x86_64|arm64|both]
 
 Builds the layer, the function and the image (build.py), lays the layer and function out
 in a Lambda-shaped root (/opt, /var/task, /tmp; nothing of this machine's libraries),
@@ -9,7 +9,11 @@ starts the real RIE chrooted into it once per function configuration (functions.
 sends the sample events in events/, good and bad (and the EBCDIC dataset in data/,
 decoded into one), and prints each request with its response. Then the same functions
 from the image (its layers unpacked into a root of their own, its entrypoint run with
-each function's Cmd): every answer must be the layer's, byte for byte.
+each function's Cmd): every answer must be the layer's, byte for byte. Then, on an
+x86_64 machine, the same for Graviton: the programs, layer, function and image cross-built
+for arm64 (build.py --arch arm64, into OUT-arm64) and run by the arm64 RIE under qemu-user
+in the same sandbox: every answer must be x86_64's. ``--arch x86_64`` skips that part;
+``--arch arm64`` runs only it (its answers then checked against x86_64's all the same).
 Needs root (chroot and a private mount namespace).
 """
 
@@ -22,14 +26,15 @@ import sys
 import tempfile
 from decimal import Decimal
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from bootstrap_sdk.local.image_root import UnsafeImage, unpack_image  # noqa: E402
+from bootstrap_sdk.local.emulation import EmulationUnavailable  # noqa: E402
+from bootstrap_sdk.local.image_root import ImageConfig, UnsafeImage, unpack_image  # noqa: E402
 from bootstrap_sdk.local.rie import RieFailed, RieNotFound  # noqa: E402
 from bootstrap_sdk.local.sandbox import Sandbox, SandboxError, function_log, lay_out  # noqa: E402
 from bootstrap_sdk.packaging.options import host_arch  # noqa: E402
@@ -111,34 +116,49 @@ def arg_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "cobol",
                         help="where the layer and function are built (default: build/cobol in the repository)")
     parser.add_argument("--no-build", action="store_true", help="use what --out already holds")
+    parser.add_argument("--arch", choices=["x86_64", "arm64", "both"], default="both",
+                        help="which architectures to build and run (default both: arm64 under emulation, each "
+                             "answer compared with x86_64's; on an arm64 machine, both is arm64 alone)")
     return parser
 
 
 def main() -> int:
     args = arg_parser().parse_args()
     try:
-        return run(args.out, args.no_build)
+        return run(args.out, args.no_build, args.arch)
     except build.BuildFailed as exc:
         print("run.py: error: %s" % exc, file=sys.stderr)
-    except (SandboxError, UnsafeZip, UnsafeImage, RieNotFound, RieFailed) as exc:
+    except (SandboxError, UnsafeZip, UnsafeImage, RieNotFound, RieFailed, EmulationUnavailable) as exc:
         print("run.py: error: %s" % exc, file=sys.stderr)
     except OSError as exc:
         print("run.py: error: %s: %s" % (exc.filename or "", exc.strerror or exc), file=sys.stderr)
     return 2
 
 
-def run(out: Path, no_build: bool) -> int:
-    """Build (unless ``no_build``), lay out, invoke every sample; 1 if an answer was not HTTP 200."""
+def run(out: Path, no_build: bool, arch: str = "both") -> int:
+    """Build (unless ``no_build``), lay out, invoke every sample; 1 if an answer was not HTTP
+    200, or the image's or arm64's differs from the layer's on x86_64."""
     if os.geteuid() != 0:
         raise SandboxError("the sandbox needs root (namespaces, mounts, a cgroup, chroot), as Docker would: "
                            "run this as root")
-    if no_build:
-        built = {"layer": out / "cobol-runtime.zip",
-                 "function": out / ("%s-function.zip" % build.function_name(build.PROGRAMS)),
-                 "image": out / ("%s-image.tar" % build.function_name(build.PROGRAMS))}
-    else:
-        print("== building the layer, the function and the image (examples/cobol/build.py)")
-        built = build.build(out)
+    unexpected = 0
+    with tempfile.TemporaryDirectory(prefix="cobol-root-") as tmp:
+        answers = run_layer(out, no_build, Path(tmp), printing=arch != "arm64")
+        if arch != "arm64":
+            unexpected += sum(1 for body in answers.values() if body is None)
+            unexpected += run_image(_built(out)["image"], Path(tmp), answers)
+        if arch != "x86_64" and host_arch() == "x86_64":
+            unexpected += run_arm64(out.with_name(out.name + "-arm64"), no_build, Path(tmp), answers)
+    return 1 if unexpected else 0
+
+
+def _built(out: Path) -> Dict[str, Path]:
+    name = build.function_name(build.PROGRAMS)
+    return {"layer": out / "cobol-runtime.zip", "function": out / ("%s-function.zip" % name),
+            "image": out / ("%s-image.tar" % name)}
+
+
+def _print_sizes(built: Dict[str, Path]) -> None:
     for kind in ("layer", "function"):
         manifest = json.loads(built[kind].with_name(built[kind].stem + ".manifest.json").read_text())
         print("%-8s %s: %.2f MB zipped, %.2f MB unzipped, sha256 %s" % (
@@ -148,34 +168,94 @@ def run(out: Path, no_build: bool) -> int:
     print("%-8s %s: %.2f MB compressed, %.2f MB uncompressed, %d layers, %s" % (
         "image", built["image"].name, image["compressed_bytes"] / 1e6, image["uncompressed_bytes"] / 1e6,
         len(image["layers"]), image["manifest_digest"][:23]))
-    unexpected = 0
-    answers: Dict[Tuple[str, str, int], bytes] = {}
-    with tempfile.TemporaryDirectory(prefix="cobol-root-") as tmp:
-        root = lay_out(Path(tmp) / "root", [built["layer"]], built["function"])
+
+
+def run_layer(out: Path, no_build: bool, tmp: Path, printing: bool = True) -> Dict[Tuple[str, str, int], bytes]:
+    """The samples through the layer and function on this machine's architecture, each
+    request and response printed (``printing``); the answers, None for one not HTTP 200."""
+    if no_build:
+        built = _built(out)
+    else:
+        print("== building the layer, the function and the image (examples/cobol/build.py)")
+        built = build.build(out)
+    if printing:
+        _print_sizes(built)
+    answers: Dict[Tuple[str, str, int], Optional[bytes]] = {}
+    root = lay_out(tmp / "root", [built["layer"]], built["function"])
+    if printing:
         print("root:    %s holds %s" % (root, ", ".join(sorted("/" + p.name for p in root.iterdir()))))
-        for function in json.loads((HERE / "functions.json").read_text()):
-            log_path = Path(tmp) / (function + ".log")
-            with open(log_path, "wb") as log, Sandbox(root, function_config(function), log=log) as sandbox:
-                config = function_config(function)
-                setting = "BOOTSTRAP_SDK_EXEC_USING" if "BOOTSTRAP_SDK_EXEC_USING" in config else \
-                    "BOOTSTRAP_SDK_EXEC_ARGS"
+    for function in json.loads((HERE / "functions.json").read_text()):
+        log_path = tmp / (function + ".log")
+        with open(log_path, "wb") as log, Sandbox(root, function_config(function), log=log) as sandbox:
+            config = function_config(function)
+            setting = "BOOTSTRAP_SDK_EXEC_USING" if "BOOTSTRAP_SDK_EXEC_USING" in config else \
+                "BOOTSTRAP_SDK_EXEC_ARGS"
+            if printing:
                 print("\n######## function %s: _HANDLER=%r, %s=%r" % (
                     function, config["_HANDLER"], setting, config.get(setting, "")))
-                for number, (target, event_file, title) in enumerate(SAMPLES):
-                    if target != function:
-                        continue
-                    event = _event(HERE / "events" / event_file, config)
-                    result = sandbox.rie.invoke(event)
-                    answers[(function, event_file, number)] = result.body
+            for number, (target, event_file, title) in enumerate(SAMPLES):
+                if target != function:
+                    continue
+                event = _event(HERE / "events" / event_file, config)
+                result = sandbox.rie.invoke(event)
+                answers[(function, event_file, number)] = result.body if result.status == 200 else None
+                if printing:
                     print("\n== %s (%s)" % (title, os.path.normpath("events/" + event_file)))
                     print("request:\n%s" % show(event).strip())
-                    print("response (HTTP %d, %.1f ms):\n%s" % (result.status, result.seconds * 1000, show(result.body)))
-                    unexpected += result.status != 200
+                    print("response (HTTP %d, %.1f ms):\n%s" % (result.status, result.seconds * 1000,
+                                                               show(result.body)))
+        if printing:
             print("\n-- log of %s (what CloudWatch would hold)" % function)
             for line in function_log(log_path.read_text(errors="replace"), sandbox.max_memory_used_mb()):
                 print("   " + line)
-        unexpected += run_image(built["image"], Path(tmp), answers)
-    return 1 if unexpected else 0
+    return answers  # type: ignore[return-value]
+
+
+def run_arm64(out: Path, no_build: bool, tmp: Path, answers: Dict[Tuple[str, str, int], bytes]) -> int:
+    """The example cross-built for arm64 (Graviton), its layer and function and then its
+    image run under emulation: the number of answers that differ from x86_64's."""
+    if no_build:
+        built = _built(out)
+    else:
+        print("\n== building the example for arm64 (examples/cobol/build.py --arch arm64 --out %s)" % out)
+        built = build.build(out, arch="arm64")
+    print("\n######## the same functions on arm64 (Graviton): cross-built here, run by the arm64 RIE under qemu-user")
+    _print_sizes(built)
+    root = lay_out(tmp / "arm64-root", [built["layer"]], built["function"])
+    different = _compare(root, answers, "arm64 layer", "arm64")
+    image_root = tmp / "arm64-image-root"
+    image_root.mkdir()
+    scratch = tmp / "arm64-image-scratch"
+    scratch.mkdir()
+    config = unpack_image(built["image"], image_root, scratch, "arm64")
+    different += _compare(image_root, answers, "arm64 image", "arm64", config)
+    print("arm64: %d of %d answers as x86_64 gave them" % (2 * len(answers) - different, 2 * len(answers)))
+    return different
+
+
+def _compare(root: Path, answers: Dict[Tuple[str, str, int], Optional[bytes]], what: str, arch: str,
+             image: Optional[ImageConfig] = None) -> int:
+    """Every sample again in ``root`` (an image's when ``image``), one sandbox per function;
+    the number of answers that differ from ``answers`` (request ids aside)."""
+    different = 0
+    for function in json.loads((HERE / "functions.json").read_text()):
+        env = dict(image.env) if image else {}
+        env.update(function_config(function))
+        options: Dict[str, Any] = {}
+        if image is not None:
+            options = {"command": image.entrypoint + [env.pop("_HANDLER")], "workdir": image.working_dir}
+        with Sandbox(root, env, arch=arch, **options) as sandbox:
+            for (target, event_file, number), expected in answers.items():
+                if target != function:
+                    continue
+                result = sandbox.rie.invoke(_event(HERE / "events" / event_file, function_config(function)))
+                same = expected is not None and result.status == 200 and \
+                    _comparable(result.body) == _comparable(expected)
+                different += not same
+                print("%-12s %-9s %-28s HTTP %d, %7.1f ms, %s" % (
+                    what, function, os.path.normpath(event_file), result.status, result.seconds * 1000,
+                    "the same answer" if same else "DIFFERENT: %s" % result.body[:200]))
+    return different
 
 
 def _comparable(body: bytes) -> bytes:
