@@ -30,7 +30,13 @@ def bundle_libraries(stage: Stage, options: LayerOptions, progress: Progress) ->
         if soname in options.stub_libraries:
             _stub(info.path, soname, stage.lib_dir / soname, stage, progress)
         else:
-            copy_into(stage.real_file(info.path), stage.lib_dir / soname)
+            source = stage.real_file(info.path)
+            if not source.is_file():  # a sysroot's link that only this host's / completes
+                problems.append("%s, which the layer needs, is %s: a link that leads out of the sysroot %s "
+                                "(inside it, it names nothing)" % (soname, info.path,
+                                                                   stage.sysroot.root if stage.sysroot else "/"))
+                continue
+            copy_into(source, stage.lib_dir / soname)
     if not options.system_libc:
         loader_name = elf.LOADERS[options.arch]
         python_info = elf.read_elf(str(stage.root / stage.python_rel))

@@ -153,3 +153,34 @@ def test_the_sysroots_python_is_probed_under_emulation():
     machine = subprocess.run(interpreter.command("-I", "-S", "-c", "import os; print(os.uname().machine)"),
                              capture_output=True, text=True, check=True).stdout.strip()
     assert machine == "aarch64"
+
+
+@needs_arm64_build
+def test_a_sysroot_link_that_leads_out_of_it_is_a_problem_not_this_hosts_file(tmp_path):
+    """An absolute link in a sysroot means the sysroot's root: a library reached only by
+    following it on this host is named, never bundled."""
+    import sys
+
+    from native import gcc, shared
+    from arm64_sysroot import CROSS_CC
+    from bootstrap_sdk.packaging import python_bundle
+    from bootstrap_sdk.packaging.bundle import bundle_libraries
+    from bootstrap_sdk.packaging.options import LayerOptions
+    from bootstrap_sdk.packaging.stage import Stage
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shared(outside / "libgreet.so", "int greet(void) { return 7; }\n", "libgreet.so", cc=CROSS_CC)
+    root = tree(tmp_path / "sysroot")
+    (root / "usr" / "lib" / "aarch64-linux-gnu").mkdir(parents=True)
+    os.symlink(str(outside / "libgreet.so"), root / "usr" / "lib" / "aarch64-linux-gnu" / "libgreet.so")
+    program = gcc(tmp_path / "prog", "int greet(void);\nint main(void) { return greet(); }\n", "-L" + str(outside),
+                  "-lgreet", cc=CROSS_CC)
+    stage = Stage(tmp_path / "layer", python_bundle.describe(sys.executable), sysroot=Sysroot(root, "arm64"))
+    stage.lib_dir.mkdir(parents=True)
+    stage.add_elf_root("bin/prog", str(program))
+    problems = bundle_libraries(stage, LayerOptions(output=tmp_path / "l.zip", arch="arm64", system_libc=True),
+                                lambda line: None)
+    assert problems == ["libgreet.so, which the layer needs, is %s: a link that leads out of the sysroot %s (inside "
+                        "it, it names nothing)" % (root / "usr" / "lib" / "aarch64-linux-gnu" / "libgreet.so", root)]
+    assert not (stage.lib_dir / "libgreet.so").exists()
