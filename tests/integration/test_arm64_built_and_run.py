@@ -120,6 +120,25 @@ def test_the_arm64_runtime_layer_runs_a_python_handler_under_emulation(built, tm
     assert answer["python"].startswith("3.11.")
 
 
+def test_one_command_builds_a_layer_per_architecture_each_as_built_alone(built, tmp_path):
+    """Two --arch: two zips, two manifests and publish commands; each zip byte for byte the
+    one a build for that architecture alone gives (reproducible across commands)."""
+    code, out, err = run_cli(cli.make_runtime_layer, ["-o", str(tmp_path / "runtime.zip"), "--json", "-q", "--arch",
+                                                      "x86_64", "--arch", "arm64", "--sysroot", str(SYSROOT)])
+    assert code == 0, err
+    x86, arm = json.loads(out)
+    assert (x86["name"], x86["compatible_architectures"]) == ("bootstrap-sdk-runtime-x86_64", ["x86_64"])
+    assert (arm["name"], arm["compatible_architectures"]) == ("bootstrap-sdk-runtime-arm64", ["arm64"])
+    assert "--layer-name bootstrap-sdk-runtime-arm64 " in arm["publish_command"]
+    assert "--compatible-architectures arm64 " in arm["publish_command"] and "sysroot" not in x86
+    assert (tmp_path / "runtime-arm64.zip").read_bytes() == (built / "runtime.zip").read_bytes()
+    assert run_cli(cli.make_runtime_layer, ["-o", str(tmp_path / "alone.zip"), "-q", "--arch", "x86_64"])[0] == 0
+    assert (tmp_path / "runtime-x86_64.zip").read_bytes() == (tmp_path / "alone.zip").read_bytes()
+    for arch, manifest in (("x86_64", x86), ("arm64", arm)):
+        written = json.loads((tmp_path / ("runtime-%s.manifest.json" % arch)).read_text())
+        assert written == manifest
+
+
 def test_a_cross_compiled_program_runs_with_its_shared_library_whatever_the_root_holds(built, tmp_path):
     """The C program and libgreet are arm64, patched to the layer's own aarch64 loader and
     DT_RPATH; hostile libraries where an arm64 system keeps glibc are never loaded."""

@@ -229,3 +229,57 @@ def test_make_function_zip_refusals(tmp_path):
     assert code == 2 and "the following arguments are required: -o/--output" in err
     code, _, err = run_cli(cli.make_function_zip, [str(source), "-o", str(tmp_path / "f.zip"), "--arch", "mips"])
     assert code == 2 and "invalid choice: 'mips'" in err
+
+
+# -- one layer per architecture ----------------------------------------------------------------
+
+def arm64_root(path: Path) -> Path:
+    """A sysroot of one's own, for arm64 (its loader is what says so)."""
+    (path / "lib").mkdir(parents=True)
+    (path / "lib" / "ld-linux-aarch64.so.1").write_bytes(b"\x7fELF")
+    return path
+
+
+def test_two_arches_give_two_outputs_names_and_paths(tmp_path):
+    sysroot = arm64_root(tmp_path / "sysroot")
+    args = cli.layer_parser().parse_args([
+        "-o", "build/tools.zip", "--arch", "x86_64", "--arch", "arm64", "--sysroot", str(sysroot), "--name", "tools",
+        "--executable", "build/{arch}/PAYROLL", "--include", "data/{arch}:share/data", "--library-path", "lib/{arch}"])
+    x86, arm = cli.per_arch(args)
+    assert (x86.arch, x86.output, x86.name, x86.sysroot) == ("x86_64", Path("build/tools-x86_64.zip"), "tools-x86_64",
+                                                             None)
+    assert (arm.arch, arm.output, arm.name, arm.sysroot) == ("arm64", Path("build/tools-arm64.zip"), "tools-arm64",
+                                                             sysroot)
+    assert arm.executable == [Path("build/arm64/PAYROLL")] and x86.executable == [Path("build/x86_64/PAYROLL")]
+    assert arm.include == ["data/arm64:share/data"] and arm.library_path == [Path("lib/arm64")]
+    assert args.executable == [Path("build/{arch}/PAYROLL")], "the parsed arguments stay as given"
+
+
+def test_one_arch_keeps_its_output_and_name(tmp_path):
+    (one,) = cli.per_arch(cli.layer_parser().parse_args(["-o", "runtime.zip", "--arch", "arm64", "--arch", "arm64",
+                                                         "--sysroot", str(arm64_root(tmp_path / "s"))]))
+    assert (one.arch, one.output, one.name) == ("arm64", Path("runtime.zip"), "bootstrap-sdk-runtime")
+    (default,) = cli.per_arch(cli.layer_parser().parse_args(["-o", "runtime.zip"]))
+    assert default.arch == host_arch() and default.sysroot is None
+
+
+def test_a_sysroot_for_no_arch_given_is_refused_before_any_build(tmp_path):
+    other = "arm64" if host_arch() == "x86_64" else "x86_64"
+    sysroot = arm64_root(tmp_path / "sysroot")
+    (tmp_path / "empty").mkdir()
+    code, out, err = run_cli(cli.make_runtime_layer, ["-o", str(tmp_path / "l.zip"), "--arch", host_arch(),
+                                                      "--sysroot", str(sysroot), "--sysroot", str(tmp_path / "empty")])
+    assert code == 3 and out == "" and not (tmp_path / "l.zip").exists()
+    lines = err.splitlines()
+    assert ("make-runtime-layer: error: --sysroot %s is for none of the --arch given (%s)" % (tmp_path / "empty",
+                                                                                            host_arch())) in lines
+    if other == "arm64":
+        assert "make-runtime-layer: error: --sysroot %s is for none of the --arch given (x86_64)" % sysroot in lines
+
+
+def test_another_arch_without_a_sysroot_is_refused_with_how_to_get_one(tmp_path):
+    other = "arm64" if host_arch() == "x86_64" else "x86_64"
+    code, _, err = run_cli(cli.make_runtime_layer, ["-o", str(tmp_path / "l.zip"), "--arch", other, "-q"])
+    assert code == 3 and not (tmp_path / "l.zip").exists()
+    assert "--arch %s on this %s machine needs --sysroot DIR" % (other, host_arch()) in err
+    assert "fetch-sysroot --arch %s DIR" % other in err
