@@ -251,6 +251,15 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _recorded_digests(dest: Path) -> Dict[str, str]:
+    """The sha256 sysroot.json recorded for each .deb when it was fetched (none: a first fetch)."""
+    try:
+        packages = json.loads((dest / MANIFEST).read_text())["packages"]
+        return {str(p["file"]): str(p["sha256"]) for p in packages}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def fetch_sysroot(dest: Path, arch: str, extra: Sequence[str] = (), progress: Progress = lambda line: None,
                   refresh: bool = False, extra_only: Sequence[str] = ()) -> Sysroot:
     """Download (once) and unpack the packages of a sysroot for ``arch`` into ``dest``:
@@ -286,6 +295,7 @@ def fetch_sysroot(dest: Path, arch: str, extra: Sequence[str] = (), progress: Pr
         progress("all %d packages already in %s (offline)" % (len(cached), debs))
         wanted = sorted(cached)
     records = []
+    fetched = _recorded_digests(dest)
     staging = Path(tempfile.mkdtemp(prefix="root.", dir=dest))
     try:
         for name in wanted:
@@ -295,9 +305,13 @@ def fetch_sysroot(dest: Path, arch: str, extra: Sequence[str] = (), progress: Pr
             package, version, architecture = _deb_fields(path)
             if package != name or architecture not in (debian, "all"):
                 raise SysrootError("%s is %s for %s, not %s for %s" % (path, package, architecture, name, debian))
+            digest = _sha256(path)
+            if fetched.get(path.name, digest) != digest:
+                raise SysrootError("%s changed since it was fetched (sha256 %s, recorded %s): remove it, or fetch "
+                                   "again with --refresh" % (path, digest, fetched[path.name]))
             _run(["dpkg-deb", "-x", str(path), str(staging)])
             records.append({"package": package, "version": version, "architecture": architecture,
-                            "file": path.name, "sha256": _sha256(path)})
+                            "file": path.name, "sha256": digest})
         staging.chmod(0o755)
         old = dest / "root"
         if old.exists():

@@ -184,3 +184,22 @@ def test_a_sysroot_link_that_leads_out_of_it_is_a_problem_not_this_hosts_file(tm
     assert problems == ["libgreet.so, which the layer needs, is %s: a link that leads out of the sysroot %s (inside "
                         "it, it names nothing)" % (root / "usr" / "lib" / "aarch64-linux-gnu" / "libgreet.so", root)]
     assert not (stage.lib_dir / "libgreet.so").exists()
+
+
+@needs_arm64_build
+def test_a_cached_deb_that_changed_since_it_was_fetched_is_refused(tmp_path):
+    """Offline builds trust the .debs kept in DIR/debs only as they were when fetched."""
+    dest = tmp_path / "sysroot"
+    (dest / "debs").mkdir(parents=True)
+    fetched = json.loads((SYSROOT / "sysroot.json").read_text())
+    keep = [p for p in fetched["packages"] if p["package"] in module.DEFAULT_PACKAGES + module.DEFAULT_PACKAGES_ONLY]
+    for package in keep:
+        shutil.copy(SYSROOT / "debs" / package["file"], dest / "debs" / package["file"])
+    libc = next(p for p in keep if p["package"] == "libc6")
+    (dest / "sysroot.json").write_text(json.dumps(dict(fetched, packages=[dict(p, sha256="0" * 64) if p is libc else p
+                                                                          for p in keep])))
+    with pytest.raises(SysrootError) as caught:
+        module.fetch_sysroot(dest, "arm64")
+    assert str(caught.value).startswith("%s changed since it was fetched (sha256 %s, recorded %s)"
+                                        % (dest / "debs" / libc["file"], libc["sha256"], "0" * 64))
+    assert not (dest / "root").exists()
