@@ -21,7 +21,6 @@ needs no binfmt_misc registration.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import attr
 
 from .checks import BuildError
+from .manifest import sha256_of
 from .options import Progress, host_arch
 
 TRIPLETS = {"x86_64": "x86_64-linux-gnu", "arm64": "aarch64-linux-gnu"}
@@ -243,14 +243,6 @@ def _deb_fields(path: Path) -> Tuple[str, str, str]:
     return fields.get("Package", ""), fields.get("Version", ""), fields.get("Architecture", "")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _recorded_digests(dest: Path) -> Dict[str, str]:
     """The sha256 sysroot.json recorded for each .deb when it was fetched (none: a first fetch)."""
     try:
@@ -305,7 +297,7 @@ def fetch_sysroot(dest: Path, arch: str, extra: Sequence[str] = (), progress: Pr
             package, version, architecture = _deb_fields(path)
             if package != name or architecture not in (debian, "all"):
                 raise SysrootError("%s is %s for %s, not %s for %s" % (path, package, architecture, name, debian))
-            digest = _sha256(path)
+            digest = sha256_of(path)
             if fetched.get(path.name, digest) != digest:
                 raise SysrootError("%s changed since it was fetched (sha256 %s, recorded %s): remove it, or fetch "
                                    "again with --refresh" % (path, digest, fetched[path.name]))

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -100,15 +101,22 @@ def test_package_names_are_checked_before_apt_sees_them(tmp_path):
         module.fetch_sysroot(tmp_path, "arm64", ["--option", "a;b"])
 
 
-@needs_arm64_build
-def test_a_second_fetch_is_offline(tmp_path, monkeypatch):
-    """With the .debs and sysroot.json there, neither apt-cache nor apt-get is asked."""
-    dest = tmp_path / "sysroot"
+def cached_debs(dest: Path) -> Tuple[Dict[str, Any], List[Dict[str, Any]]]:
+    """``dest`` as a first fetch leaves it, for the default packages alone (no dependencies):
+    their .debs, copied from the tests' sysroot; that sysroot.json, and the packages kept."""
     (dest / "debs").mkdir(parents=True)
     fetched = json.loads((SYSROOT / "sysroot.json").read_text())
     keep = [p for p in fetched["packages"] if p["package"] in module.DEFAULT_PACKAGES + module.DEFAULT_PACKAGES_ONLY]
     for package in keep:
         shutil.copy(SYSROOT / "debs" / package["file"], dest / "debs" / package["file"])
+    return fetched, keep
+
+
+@needs_arm64_build
+def test_a_second_fetch_is_offline(tmp_path, monkeypatch):
+    """With the .debs and sysroot.json there, neither apt-cache nor apt-get is asked."""
+    dest = tmp_path / "sysroot"
+    fetched, keep = cached_debs(dest)
     (dest / "sysroot.json").write_text(json.dumps(dict(fetched, packages=keep)))
 
     def no_network(command, cwd=None):
@@ -190,11 +198,7 @@ def test_a_sysroot_link_that_leads_out_of_it_is_a_problem_not_this_hosts_file(tm
 def test_a_cached_deb_that_changed_since_it_was_fetched_is_refused(tmp_path):
     """Offline builds trust the .debs kept in DIR/debs only as they were when fetched."""
     dest = tmp_path / "sysroot"
-    (dest / "debs").mkdir(parents=True)
-    fetched = json.loads((SYSROOT / "sysroot.json").read_text())
-    keep = [p for p in fetched["packages"] if p["package"] in module.DEFAULT_PACKAGES + module.DEFAULT_PACKAGES_ONLY]
-    for package in keep:
-        shutil.copy(SYSROOT / "debs" / package["file"], dest / "debs" / package["file"])
+    fetched, keep = cached_debs(dest)
     libc = next(p for p in keep if p["package"] == "libc6")
     (dest / "sysroot.json").write_text(json.dumps(dict(fetched, packages=[dict(p, sha256="0" * 64) if p is libc else p
                                                                           for p in keep])))
