@@ -13,6 +13,9 @@ if [ "$(id -u)" = 0 ] && [ "$#" = 0 ]; then
   trap 'rm -rf "$copy"' EXIT
   cp -r bootstrap_sdk templates tests examples pyproject.toml README.md "$copy/"
   chmod -R a+rX "$copy" && chmod 1777 "$copy"
+  if [ -d .tools/sysroot ]; then  # the arm64 sysroot, read (never written) by the arm64 build tests
+    mkdir "$copy/.tools" && ln -s "$root/.tools/sysroot" "$copy/.tools/sysroot"
+  fi
   echo "test: unit tests as uid 993 (no root)" >&2
   (cd "$copy" && setpriv --reuid 993 --regid 990 --clear-groups \
      env HOME="$copy" PYTHONPATH="$copy" "$root/.venv/bin/python" -m pytest -q -p no:cacheprovider \
