@@ -280,22 +280,7 @@ def run_image(image: Path, tmp: Path, answers: Dict[Tuple[str, str, int], bytes]
     print("root:    %s holds %s; entrypoint %s, working directory %s" % (
         root, ", ".join(sorted("/" + p.name for p in root.iterdir())), " ".join(config.entrypoint),
         config.working_dir))
-    different = 0
-    for function in json.loads((HERE / "functions.json").read_text()):
-        env = dict(config.env)
-        env.update(function_config(function))
-        command = config.entrypoint + [env.pop("_HANDLER")]
-        with Sandbox(root, env, command=command, workdir=config.working_dir) as sandbox:
-            for (target, event_file, number), layer_answer in answers.items():
-                if target != function:
-                    continue
-                result = sandbox.rie.invoke(_event(HERE / "events" / event_file, function_config(function)))
-                same = _comparable(result.body) == _comparable(layer_answer)
-                different += not same
-                print("%-9s %-28s HTTP %d, %5.1f ms, %s" % (function, os.path.normpath(event_file), result.status,
-                                                          result.seconds * 1000,
-                                                          "the layer's answer" if same else "DIFFERENT from the "
-                                                          "layer's: %s" % result.body[:200]))
+    different = _compare(root, answers, "image", host_arch(), config)
     print("image: %d of %d answers as the layer gave them" % (len(answers) - different, len(answers)))
     return different
 
