@@ -26,6 +26,7 @@ from .manifest import manifest_path_for
 from .options import ImageOptions, LayerOptions, host_arch, include_pairs
 from .patch import PatchError
 from .python_bundle import InterpreterError
+from .sysroot import sysroot_arch
 
 EXIT_CHECK = 3
 EXIT_TOOL = 4
@@ -221,20 +222,6 @@ def per_arch(args: argparse.Namespace) -> List[argparse.Namespace]:
             one.name = "%s-%s" % (args.name, arch)
         result.append(one)
     return result
-
-
-def sysroot_arch(path: Path) -> Optional[str]:
-    """The architecture a sysroot is for (its sysroot.json, else its loader), or None."""
-    from .sysroot import MANIFEST
-
-    try:
-        return str(json.loads((path / MANIFEST).read_text())["arch"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    for arch, loader in (("arm64", "lib/ld-linux-aarch64.so.1"), ("x86_64", "lib64/ld-linux-x86-64.so.2")):
-        if os.path.lexists(path / loader):
-            return arch
-    return None
 
 
 def make_runtime_layer(argv: Optional[List[str]] = None) -> int:

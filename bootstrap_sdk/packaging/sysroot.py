@@ -33,6 +33,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import attr
 
 from .checks import BuildError
+from .elf import SYSTEM_LOADERS
 from .manifest import sha256_of
 from .options import Progress, host_arch
 
@@ -170,12 +171,24 @@ def open_sysroot(path: Path, arch: str) -> Sysroot:
             raise SysrootError("--sysroot %s is for %s, not %s: fetch one with `fetch-sysroot --arch %s DIR`"
                                % (path, fetched_for, arch, arch))
         root = path / "root"
-    loader = {"x86_64": "lib64/ld-linux-x86-64.so.2", "arm64": "lib/ld-linux-aarch64.so.1"}[arch]
+    loader = SYSTEM_LOADERS[arch]
     sysroot = Sysroot(root.resolve(), arch, packages)
     if not sysroot.resolve(loader).is_file():
-        raise SysrootError("--sysroot %s has no /%s: it is not a %s root (fetch one with `fetch-sysroot --arch %s DIR`)"
+        raise SysrootError("--sysroot %s has no %s: it is not a %s root (fetch one with `fetch-sysroot --arch %s DIR`)"
                            % (path, loader, arch, arch))
     return sysroot
+
+
+def sysroot_arch(path: Path) -> Optional[str]:
+    """The architecture a sysroot is for (its sysroot.json, else its loader), or None."""
+    try:
+        return str(json.loads((path / MANIFEST).read_text())["arch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    for arch, loader in sorted(SYSTEM_LOADERS.items()):
+        if os.path.lexists(path / loader.lstrip("/")):
+            return arch
+    return None
 
 
 def sysroot_for(arch: str, path: Optional[Path]) -> Optional[Sysroot]:
